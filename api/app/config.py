@@ -1,0 +1,61 @@
+"""The API's settings, read once from the environment (and an optional `.env` file)."""
+
+from decimal import Decimal
+from functools import lru_cache
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything the API can be told from outside.
+
+    The `POSTGRES_*` names are the original project's; in compose they carry the credentials of the
+    API's own least-privilege role, not the superuser's. `POSTGRES_PASSWORD` has no default: the
+    API refuses to start without it. Usage: `get_settings().postgres_host`.
+    """
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    postgres_user: str = "immigration_api"
+    postgres_password: SecretStr
+    postgres_db: str = "promethoide"
+    postgres_host: str = "postgres"
+    postgres_port: int = Field(default=5432, ge=1, le=65535)
+
+    # Connections per worker. The pool is clamped at start-up so that all workers together stay
+    # under the server's max_connections (less a reserve for the exporter and administrators).
+    db_pool_size: int = Field(default=10, ge=1, le=100)
+    db_connect_timeout_s: float = Field(default=1.5, gt=0, le=30)
+    db_statement_timeout_ms: int = Field(default=1500, ge=10, le=60_000)
+    db_acquire_timeout_s: float = Field(default=1.0, gt=0, le=30)
+    db_reserved_connections: int = Field(default=10, ge=0)
+    # How long a client is told to wait when the database is unavailable.
+    retry_after_s: int = Field(default=2, ge=1, le=300)
+
+    web_concurrency: int = Field(default=2, ge=1, le=64)
+    minimum_declared_money: Decimal = Field(default=Decimal("500.00"), ge=0, max_digits=12, decimal_places=2)
+    log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+
+    def dsn_kwargs(self) -> dict[str, object]:
+        """Keyword arguments for psycopg2.connect, timeouts included."""
+        return {
+            "host": self.postgres_host,
+            "port": self.postgres_port,
+            "user": self.postgres_user,
+            "password": self.postgres_password.get_secret_value(),
+            "dbname": self.postgres_db,
+            "application_name": "promethoide-api",
+            "options": f"-c statement_timeout={self.db_statement_timeout_ms}",
+            # Keepalives let the kernel notice a vanished server on an idle connection.
+            "keepalives": 1,
+            "keepalives_idle": 10,
+            "keepalives_interval": 5,
+            "keepalives_count": 2,
+        }
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read on first use."""
+    return Settings()  # type: ignore[call-arg]  # required fields come from the environment

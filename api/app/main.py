@@ -1,0 +1,55 @@
+"""The immigration checkpoint API: `uvicorn app.main:app`."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app.config import get_settings
+from app.db import DatabaseUnavailable, Pool
+from app.errors import install_error_handlers
+from app.metrics import instrument
+from app.routes import flights, health, immigration, interpol
+
+log = logging.getLogger("app")
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Give the worker its connection pool, sized to the server if it answers, and close it at the end."""
+    settings = get_settings()
+    pool = Pool(
+        settings.dsn_kwargs(),
+        size=settings.db_pool_size,
+        connect_timeout=settings.db_connect_timeout_s,
+        acquire_timeout=settings.db_acquire_timeout_s,
+        statement_timeout=settings.db_statement_timeout_ms / 1000,
+    )
+    try:
+        await pool.fit_to_server(settings.web_concurrency, settings.db_reserved_connections)
+    except DatabaseUnavailable as exc:
+        # Start anyway: /healthz answers, /readyz says not ready, requests get 503 until it is back.
+        log.warning("database not reachable at start-up (%s); pool left at %d", exc, pool.size)
+    app.state.db = pool
+    yield
+    pool.close()
+
+
+def create_app() -> FastAPI:
+    """The application, with its routes, error handlers and metrics."""
+    logging.basicConfig(level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = FastAPI(
+        title="Promethoide immigration checkpoint",
+        version="1.0.0",
+        description="Checks a traveller's document and flight and registers their entry.",
+        lifespan=lifespan,
+    )
+    for module in (health, interpol, flights, immigration):
+        app.include_router(module.router)
+    install_error_handlers(app)
+    instrument(app)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,82 @@
+"""Registering travellers' entries, and reading them back."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
+
+from app import crud
+from app.checkpoint import Refusal, admissible, refusal_for
+from app.deps import Db, SettingsDep
+from app.errors import EntryRefused, NotFound, error_responses
+from app.metrics import ENTRIES_REGISTERED, INTERPOL_HITS, UNKNOWN_FLIGHTS, count_refusal
+from app.schemas.immigration import ImmigrationCheckOut, ImmigrationCreate, ImmigrationOut, ImmigrationPage
+from app.schemas.types import DocumentNumber
+
+router = APIRouter(prefix="/immigration", tags=["immigration"])
+
+MAX_ID = 2**31 - 1  # the id column is a PostgreSQL integer
+EntryId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+@router.post(
+    "",
+    status_code=201,
+    responses={
+        200: {"model": ImmigrationCheckOut, "description": "Dry run: every check passed, nothing was written"},
+        **error_responses(400, 403, 409, 422, 503, 504),
+    },
+)
+async def register_entry(
+    entry: ImmigrationCreate,
+    db: Db,
+    settings: SettingsDep,
+    response: Response,
+    dry_run: Annotated[bool, Query(description="Run every check and write nothing")] = False,
+) -> ImmigrationOut | ImmigrationCheckOut:
+    """Check a traveller's entry and register it: 201 once it is committed, or the refusal and why."""
+    minimum = settings.minimum_declared_money
+    if dry_run:
+        assessment = await crud.assess_entry(db, entry)
+    else:
+        assessment = await crud.register_entry(db, entry, admissible=admissible(entry, minimum))
+    refusal = refusal_for(entry, assessment, minimum)
+    if refusal is not None:
+        _count(refusal, dry_run=dry_run)
+        raise EntryRefused(refusal, minimum=minimum)
+    if dry_run:
+        response.status_code = 200
+        return ImmigrationCheckOut(entry=entry)
+    ENTRIES_REGISTERED.inc()
+    return ImmigrationOut(**assessment.entry)  # type: ignore[arg-type]  # set whenever nothing was refused
+
+
+@router.get("/{entry_id}", responses=error_responses(404, 422, 503, 504))
+async def get_entry(entry_id: EntryId, db: Db) -> ImmigrationOut:
+    """One registered entry."""
+    entry = await crud.get_entry(db, entry_id)
+    if entry is None:
+        raise NotFound("No entry has this id.", "not_found")
+    return ImmigrationOut(**entry)
+
+
+@router.get("", responses=error_responses(422, 503, 504))
+async def list_entries(
+    db: Db,
+    dni: Annotated[DocumentNumber | None, Query(description="Only this document's entries")] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description="next_before_id of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> ImmigrationPage:
+    """Registered entries, newest first, a page at a time."""
+    rows = await crud.list_entries(db, dni=dni, before_id=before_id, limit=limit)
+    items = [ImmigrationOut(**row) for row in rows]
+    next_before_id = items[-1].id if len(items) == limit else None
+    return ImmigrationPage(items=items, next_before_id=next_before_id)
+
+
+def _count(refusal: Refusal, *, dry_run: bool) -> None:
+    """Count a refusal, and the Interpol hit or unknown flight behind it."""
+    count_refusal(refusal.reason, dry_run=dry_run)
+    if refusal is Refusal.INTERPOL_HIT:
+        INTERPOL_HITS.labels(source="registration").inc()
+    elif refusal is Refusal.UNKNOWN_FLIGHT:
+        UNKNOWN_FLIGHTS.labels(source="registration").inc()

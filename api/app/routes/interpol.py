@@ -1,0 +1,24 @@
+"""Is a document on the Interpol list?"""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from app import crud
+from app.deps import Db
+from app.errors import NotFound, error_responses
+from app.metrics import INTERPOL_HITS
+from app.schemas.interpol import InterpolNoticeOut
+from app.schemas.types import DocumentNumber
+
+router = APIRouter(tags=["interpol"])
+
+
+@router.get("/dni/{dni}", responses=error_responses(404, 422, 503, 504))
+async def check_document(dni: Annotated[DocumentNumber, Path()], db: Db) -> InterpolNoticeOut:
+    """200 with the listing if the document is on the Interpol list; 404 if it is not."""
+    notice = await crud.find_interpol_notice(db, dni)
+    if notice is None:
+        raise NotFound("The document is not on the Interpol list.", "not_listed")
+    INTERPOL_HITS.labels(source="lookup").inc()
+    return InterpolNoticeOut(**notice)

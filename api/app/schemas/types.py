@@ -1,0 +1,62 @@
+"""Field types shared by the entities: normalised on the way in, bounded, with errors a person can act on."""
+
+import re
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
+
+_SEPARATORS = re.compile(r"[\s\-.]+")
+_DOCUMENT = re.compile(r"[A-Z0-9]{5,20}")
+_FLIGHT = re.compile(r"(?P<airline>[A-Z]{2}|[A-Z][0-9]|[0-9][A-Z])(?P<number>[0-9]{1,4})(?P<suffix>[A-Z]?)")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _compact(value: str) -> str:
+    """Uppercase a code and drop the spaces, hyphens and dots people type inside it."""
+    return _SEPARATORS.sub("", value).upper()
+
+
+def document_number(value: str) -> str:
+    """A travel document number as stored: 5 to 20 letters or digits, uppercase."""
+    compact = _compact(value)
+    if not _DOCUMENT.fullmatch(compact):
+        raise ValueError("a document number is 5 to 20 letters or digits")
+    return compact
+
+
+def flight_designator(value: str) -> str:
+    """An IATA flight designator as stored: airline code, number without leading zeros, suffix."""
+    match = _FLIGHT.fullmatch(_compact(value))
+    if not match:
+        raise ValueError("a flight number is an IATA airline code and 1 to 4 digits, such as AA123")
+    # BA0456 and BA456 are the same flight: store one spelling.
+    return f"{match['airline']}{int(match['number'])}{match['suffix']}"
+
+
+def plain_text(value: str) -> str:
+    """Free text without control characters (which also keeps NUL bytes away from PostgreSQL)."""
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def cents(value: Decimal) -> Decimal:
+    """An amount with exactly two decimals, as NUMERIC(12,2) stores it."""
+    return value.quantize(Decimal("0.01"))
+
+
+# Raw inputs are bounded before normalisation, so a 100 kB string is refused without being copied.
+DocumentNumber = Annotated[
+    str,
+    Field(min_length=1, max_length=40, examples=["12345678A"], description="5 to 20 letters or digits"),
+    AfterValidator(document_number),
+]
+FlightNumber = Annotated[
+    str,
+    Field(min_length=1, max_length=12, examples=["AA123"], description="IATA flight designator"),
+    AfterValidator(flight_designator),
+]
+PersonName = Annotated[str, Field(min_length=1, max_length=120, examples=["Ada Lovelace"]), AfterValidator(plain_text)]
+Lodging = Annotated[str, Field(max_length=200, examples=["Hotel Alvear, Buenos Aires"]), AfterValidator(plain_text)]
+Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2, examples=["1500.00"]), AfterValidator(cents)]

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Everything Promethoide can verify without a Docker engine, from a fresh Debian machine as root:
+# installs what it needs (Debian packages, a virtualenv with pinned dependencies), runs real servers
+# in throwaway directories, and leaves nothing running.
+#
+#   ./test.sh                 every check
+#   ./test.sh tests/api -k x  only some tests (arguments go to pytest)
+#   ./test.sh bench           the API benchmark (tests/benchmarks/README.md)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+VENV=${PROMETHOIDE_VENV:-$PWD/.venv}
+DEBIAN_PACKAGES=(postgresql postgresql-client wrk python3-venv procps)
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+missing_packages() {
+    local pkg
+    for pkg in "${DEBIAN_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || echo "$pkg"
+    done
+}
+
+install_debian_packages() {
+    local missing
+    mapfile -t missing < <(missing_packages)
+    [ ${#missing[@]} -eq 0 ] && return
+    [ "$(id -u)" -eq 0 ] || { echo "missing Debian packages (${missing[*]}): run as root, or install them" >&2; exit 1; }
+    log "installing Debian packages: ${missing[*]}"
+    # Packages must not start their own services (a system PostgreSQL on 5432, say): the tests
+    # start every server themselves, privately.
+    local policy=/usr/sbin/policy-rc.d created_policy=""
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && created_policy=1
+    fi
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    [ -z "$created_policy" ] || rm -f "$policy"
+}
+
+install_python_packages() {
+    local stamp="$VENV/.requirements.sha256" wanted
+    wanted=$(cat tests/requirements.txt api/requirements*.txt | sha256sum | cut -d' ' -f1)
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
+        return
+    fi
+    log "installing Python packages into $VENV"
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install -q --disable-pip-version-check -r tests/requirements.txt
+    echo "$wanted" > "$stamp"
+}
+
+# Every server the tests start keeps its files under this run's own directory, so that whatever
+# happens (a failed test, Ctrl-C) the exit trap finds and stops all of them.
+start_scratch() {
+    SCRATCH=$(mktemp -d /tmp/promethoide-test.XXXXXX)
+    chmod 755 "$SCRATCH"  # the postgres user must reach its data directory below
+    export TMPDIR=$SCRATCH
+    trap cleanup EXIT
+    trap 'exit 130' INT TERM
+}
+
+cleanup() {
+    local pid
+    # Every process this run started inherited TMPDIR, daemons included.
+    for pid in $(grep -lsz "^TMPDIR=$SCRATCH\$" /proc/[0-9]*/environ | cut -d/ -f3); do
+        [ "$pid" = "$$" ] || kill -KILL "$pid" 2>/dev/null || true
+    done
+    pkill -KILL -f "$SCRATCH" 2>/dev/null || true
+    rm -rf "$SCRATCH"
+}
+
+install_debian_packages
+install_python_packages
+export PATH="$VENV/bin:$PATH"
+start_scratch
+
+case "${1:-}" in
+    bench)
+        shift
+        python -m tests.benchmarks.api_bench "$@"
+        ;;
+    *)
+        log "running the test suite"
+        python -m pytest -p no:cacheprovider --timeout=300 -ra "${@:-tests}"
+        ;;
+esac
