@@ -10,9 +10,8 @@ if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
 fi
 
 # No access log: request paths carry document numbers (personal data); /metrics has the traffic.
-exec uvicorn app.main:app \
+exec uvicorn "${APP_MODULE:-app.main:app}" \
     --host "${API_HOST:-0.0.0.0}" --port "${API_PORT:-8000}" \
     --workers "${WEB_CONCURRENCY:-2}" \
     --no-access-log \
-    --proxy-headers --forwarded-allow-ips "${FORWARDED_ALLOW_IPS:-*}" \
     --timeout-graceful-shutdown 10

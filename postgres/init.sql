@@ -72,13 +72,16 @@ INSERT INTO flights (flight_number, airline, origin, destination, scheduled_arri
     ('LA800', 'LATAM',             'GRU', 'EZE', '17:05'),
     ('AR1133', 'Aerolineas Argentinas', 'MIA', 'EZE', '22:30');
 
+-- Nobody connects or creates objects unless granted below (PostgreSQL 15+ already denies CREATE).
+REVOKE ALL ON DATABASE :"DBNAME" FROM PUBLIC;
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+
 -- The API's own role: reads the reference tables, appends entries, nothing else.
 CREATE ROLE immigration_api LOGIN PASSWORD :'api_password' CONNECTION LIMIT 60;
 GRANT CONNECT ON DATABASE :"DBNAME" TO immigration_api;
 GRANT USAGE ON SCHEMA public TO immigration_api;
 GRANT SELECT ON interpol, flights TO immigration_api;
 GRANT SELECT, INSERT ON immigration TO immigration_api;
-ALTER ROLE immigration_api SET statement_timeout = '2s';
 
 -- postgres-exporter's role: pg_monitor reads every statistics view and nothing of the data.
 CREATE ROLE metrics_exporter LOGIN PASSWORD :'exporter_password' CONNECTION LIMIT 5;

@@ -39,6 +39,7 @@ _DESCRIPTIONS = {
     403: "Refused: the document is on the Interpol list",
     404: "Not found",
     409: "Conflict: already registered",
+    413: "The request body is too large",
     422: "Invalid input, or an entry refused (unknown flight, no lodging, too little money)",
     503: "The database is unavailable; retry after `Retry-After` seconds",
     504: "The database took too long to answer",

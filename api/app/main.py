@@ -7,8 +7,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app.config import get_settings
-from app.db import DatabaseUnavailable, Pool
+from app.db import DatabaseTimeout, DatabaseUnavailable, Pool
 from app.errors import install_error_handlers
+from app.limits import BodySizeLimit
 from app.metrics import instrument
 from app.routes import flights, health, immigration, interpol
 
@@ -28,7 +29,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     try:
         await pool.fit_to_server(settings.web_concurrency, settings.db_reserved_connections)
-    except DatabaseUnavailable as exc:
+    except (DatabaseUnavailable, DatabaseTimeout) as exc:
         # Start anyway: /healthz answers, /readyz says not ready, requests get 503 until it is back.
         log.warning("database not reachable at start-up (%s); pool left at %d", exc, pool.size)
     app.state.db = pool
@@ -36,8 +37,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     pool.close()
 
 
-def create_app() -> FastAPI:
-    """The application, with its routes, error handlers and metrics."""
+def create_app(*, instrumented: bool = True) -> FastAPI:
+    """The application, with its routes, error handlers and (unless benchmarking their cost) metrics."""
     logging.basicConfig(level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = FastAPI(
         title="Promethoide immigration checkpoint",
@@ -48,7 +49,9 @@ def create_app() -> FastAPI:
     for module in (health, interpol, flights, immigration):
         app.include_router(module.router)
     install_error_handlers(app)
-    instrument(app)
+    app.add_middleware(BodySizeLimit)
+    if instrumented:
+        instrument(app)
     return app
 
 

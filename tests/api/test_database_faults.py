@@ -1,5 +1,7 @@
 """The database goes away and comes back: quick 503s, a live process, recovery without a restart."""
 
+import os
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -91,3 +93,39 @@ def test_a_statement_past_its_timeout_is_504(own_postgres: ThrowawayPostgres) ->
         assert response.status_code == 504, response.text
         assert response.json()["reason"] == "db_timeout"
         assert elapsed < 1.5
+
+
+def _server_pids(postgres: ThrowawayPostgres) -> list[int]:
+    """The postmaster of `postgres` and its children (backends, background workers)."""
+    postmaster = int((postgres.data / "postmaster.pid").read_text().split()[0])
+    children = []
+    for stat in os.listdir("/proc"):
+        if stat.isdigit():
+            try:
+                fields = open(f"/proc/{stat}/stat").read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == postmaster:
+                children.append(int(stat))
+    return [postmaster, *children]
+
+
+def test_a_database_that_hangs_gives_503_within_two_seconds(http: httpx.Client, own_postgres: ThrowawayPostgres) -> None:
+    _warm(http)
+    pids = _server_pids(own_postgres)
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)  # the server holds its connections open and answers nothing
+    try:
+        for path in ("/dni/12345678A", "/readyz", "/immigration"):
+            started = time.monotonic()
+            response = http.get(path)
+            elapsed = time.monotonic() - started
+            assert response.status_code == 503, (path, response.text)
+            assert "retry-after" in response.headers
+            assert elapsed < 2.0, (path, elapsed)
+        assert http.get("/healthz").status_code == 200
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+    for _ in range(20):
+        assert http.get("/dni/12345678A").status_code == 200

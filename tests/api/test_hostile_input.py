@@ -7,7 +7,7 @@ import pytest
 
 from tests.support.data import traveller
 
-HUGE = "A" * 100_000
+HUGE = "A" * 10_000  # under the body limit, so the field itself is refused
 
 
 def assert_clear_4xx(response: httpx.Response) -> dict[str, object]:
@@ -113,3 +113,35 @@ def test_refusals_never_echo_personal_data(client: httpx.Client) -> None:
     entry = traveller(name="Zebulon Quixote", declared_money="1")
     response = client.post("/immigration", json=entry)
     assert "Zebulon" not in response.text and str(entry["dni"]) not in response.text
+
+
+@pytest.mark.parametrize("size", [100_000, 5_000_000])
+def test_a_huge_body_is_refused_before_it_is_read(client: httpx.Client, size: int) -> None:
+    raw = b'{"name": "' + b"A" * size + b'"}'
+    body = assert_clear_4xx(client.post("/immigration", content=raw, headers={"content-type": "application/json"}))
+    assert body["reason"] == "body_too_large"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"dni": "ßßßßßßß"}, "dni"),  # "ß".upper() is "SS": would pass as SSSSSSSSSSSSSS
+        ({"dni": "１２３４５６７８Ａ"}, "dni"),  # fullwidth digits
+        ({"flight_number": "ＡＡ123"}, "flight_number"),
+        ({"name": "\u200b"}, "name"),  # only a zero-width space
+        ({"name": "Ada\u202eLovelace"}, "name"),  # a bidi override
+        ({"name": "a\x85b"}, "name"),  # a C1 control
+        ({"name": "12345"}, "name"),
+        ({"lodging": "Hotel\u200b"}, "lodging"),
+    ],
+)
+def test_lookalike_and_invisible_characters_are_refused(
+    client: httpx.Client, overrides: dict[str, object], field: str
+) -> None:
+    body = assert_clear_4xx(client.post("/immigration", json=traveller(**overrides)))
+    assert f"body.{field}" in {error["field"] for error in body["errors"]}  # type: ignore[attr-defined]
+
+
+def test_lodging_without_a_letter_or_digit_is_no_lodging(client: httpx.Client) -> None:
+    response = client.post("/immigration", json=traveller(lodging="-- . --"))
+    assert (response.status_code, response.json()["reason"]) == (422, "lodging_missing")

@@ -91,8 +91,10 @@ class ThrowawayPostgres:
 
     def running(self) -> bool:
         """Whether the server is up."""
-        result = subprocess.run([_pg_bin("pg_ctl"), "-D", str(self.data), "status"], capture_output=True)
-        return result.returncode == 0
+        argv = [_pg_bin("pg_ctl"), "-D", str(self.data), "status"]
+        if self._as_postgres:  # pg_ctl refuses to run as root, even for status
+            argv = ["runuser", "-u", "postgres", "--", *argv]
+        return subprocess.run(argv, capture_output=True).returncode == 0
 
     def psql(self, sql: str, database: str | None = None, user: str | None = None) -> str:
         """Run SQL as the superuser (or `user`, over TCP with its password) and return unaligned output."""

@@ -1,6 +1,7 @@
 """Field types shared by the entities: normalised on the way in, bounded, with errors a person can act on."""
 
 import re
+import unicodedata
 from decimal import Decimal
 from typing import Annotated
 
@@ -9,11 +10,14 @@ from pydantic import AfterValidator, Field
 _SEPARATORS = re.compile(r"[\s\-.]+")
 _DOCUMENT = re.compile(r"[A-Z0-9]{5,20}")
 _FLIGHT = re.compile(r"(?P<airline>[A-Z]{2}|[A-Z][0-9]|[0-9][A-Z])(?P<number>[0-9]{1,4})(?P<suffix>[A-Z]?)")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Control, format (zero-width, bidi overrides), private-use and unpaired-surrogate characters.
+_INVISIBLE = {"Cc", "Cf", "Co", "Cs", "Zl", "Zp"}
 
 
 def _compact(value: str) -> str:
     """Uppercase a code and drop the spaces, hyphens and dots people type inside it."""
+    if not value.isascii():  # before upper(): "ß".upper() is "SS"
+        return ""
     return _SEPARATORS.sub("", value).upper()
 
 
@@ -35,10 +39,22 @@ def flight_designator(value: str) -> str:
 
 
 def plain_text(value: str) -> str:
-    """Free text without control characters (which also keeps NUL bytes away from PostgreSQL)."""
-    if _CONTROL.search(value):
-        raise ValueError("must not contain control characters")
+    """Free text without invisible or control characters (which keeps NUL bytes from PostgreSQL)."""
+    if any(unicodedata.category(char) in _INVISIBLE for char in value):
+        raise ValueError("must not contain control or invisible characters")
     return value
+
+
+def person_name(value: str) -> str:
+    """A name: plain text with at least one letter."""
+    if not any(char.isalpha() for char in plain_text(value)):
+        raise ValueError("a name needs at least one letter")
+    return value
+
+
+def lodging(value: str) -> str:
+    """Where the traveller stays; text without a letter or digit counts as no lodging at all."""
+    return value if any(char.isalnum() for char in plain_text(value)) else ""
 
 
 def cents(value: Decimal) -> Decimal:
@@ -57,6 +73,6 @@ FlightNumber = Annotated[
     Field(min_length=1, max_length=12, examples=["AA123"], description="IATA flight designator"),
     AfterValidator(flight_designator),
 ]
-PersonName = Annotated[str, Field(min_length=1, max_length=120, examples=["Ada Lovelace"]), AfterValidator(plain_text)]
-Lodging = Annotated[str, Field(max_length=200, examples=["Hotel Alvear, Buenos Aires"]), AfterValidator(plain_text)]
+PersonName = Annotated[str, Field(min_length=1, max_length=120, examples=["Ada Lovelace"]), AfterValidator(person_name)]
+Lodging = Annotated[str, Field(max_length=200, examples=["Hotel Alvear, Buenos Aires"]), AfterValidator(lodging)]
 Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2, examples=["1500.00"]), AfterValidator(cents)]

@@ -1,0 +1,97 @@
+"""docker-compose.yaml as the tests read it: interpolated like Compose does, with .example.env."""
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = ROOT / "docker-compose.yaml"
+EXAMPLE_ENV = ROOT / ".example.env"
+
+# ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, ${VAR?error}; $$ is a literal $.
+_VARIABLE = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
+
+
+def example_env() -> dict[str, str]:
+    """The settings of .example.env, as ./run.sh copies them into .env."""
+    values = {}
+    for line in EXAMPLE_ENV.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, _, value = line.partition("=")
+            values[name.strip()] = value
+    return values
+
+
+def interpolate(text: str, env: dict[str, str]) -> str:
+    """Substitute variables as Compose does; a missing required one raises like Compose refuses."""
+
+    def substitute(match: re.Match[str]) -> str:
+        if match[0] == "$$":
+            return "$"
+        name, op, arg = match["name"], match["op"], match["arg"] or ""
+        value = env.get(name)
+        unset_or_empty = value is None or (value == "" and op is not None and op.startswith(":"))
+        if op in (":?", "?") and unset_or_empty:
+            raise KeyError(f"required variable {name} is missing: {arg}")
+        if op in (":-", "-") and unset_or_empty:
+            return arg
+        return value or ""
+
+    return _VARIABLE.sub(substitute, text)
+
+
+def variables_used() -> set[str]:
+    """Every variable the compose file reads."""
+    return {m["name"] for m in _VARIABLE.finditer(COMPOSE_FILE.read_text()) if m["name"]}
+
+
+@cache
+def compose(env_items: tuple[tuple[str, str], ...] | None = None) -> dict[str, Any]:
+    """The compose model, merge keys resolved, interpolated with `env` (default: .example.env)."""
+    env = dict(env_items) if env_items is not None else example_env()
+    return yaml.safe_load(interpolate(COMPOSE_FILE.read_text(), env))  # type: ignore[no-any-return]
+
+
+def services() -> dict[str, dict[str, Any]]:
+    """The services of the compose file."""
+    return compose()["services"]  # type: ignore[no-any-return]
+
+
+def environment(service: str) -> dict[str, str]:
+    """A service's environment as a mapping."""
+    env = services()[service].get("environment", {})
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) for item in env)
+    return {key: str(value) for key, value in env.items()}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """host:port a config file points at."""
+
+    host: str
+    port: int
+
+    @classmethod
+    def from_url(cls, url: str) -> "Endpoint":
+        parts = urlsplit(url if "//" in url else f"//{url}")
+        default = {"https": 443, "smtp": 25}.get(parts.scheme, 80)
+        assert parts.hostname, url
+        return cls(parts.hostname, parts.port or default)
+
+
+def assert_reaches(client: str, target: Endpoint) -> None:
+    """`client` can reach `target`: a compose service exposing that port, on a network they share."""
+    all_services = services()
+    assert target.host in all_services, f"{client} points at {target.host}, which is no compose service"
+    exposed = {int(str(port).split("/")[0]) for port in all_services[target.host].get("expose", [])}
+    assert target.port in exposed, f"{client} points at {target.host}:{target.port}; it exposes {sorted(exposed)}"
+    if client == target.host:
+        return
+    shared = set(all_services[client].get("networks", [])) & set(all_services[target.host].get("networks", []))
+    assert shared, f"{client} and {target.host} share no network"
