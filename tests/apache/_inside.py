@@ -1,0 +1,284 @@
+"""Runs INSIDE a private network + mount namespace (see test_apache_live.py):
+
+    unshare --net --mount --propagation private python3 _inside.py WORKDIR
+
+WORKDIR holds serverroot/ (made by _apache.make_serverroot). This script
+brings lo up, overlays /etc/hosts (api -> 127.0.0.2, apache -> 127.0.0.3),
+starts stand-in API backends that echo what they received, starts Debian's
+apache2 with apache/httpd.conf, sends the probes, stops everything and writes
+what it observed to WORKDIR/result.json. The pytest side asserts on it.
+
+Everything here listens on 127.0.0.x inside the namespace only.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _apache import APACHE_DIR, HTTPD_CONF, apache2_binary
+
+API_A = "127.0.0.2"  # first API replica
+API_B = "127.0.0.5"  # second API replica (re-resolution tests)
+API_DEAD = "127.0.0.9"  # nothing listens here
+APACHE = "127.0.0.3"
+DELAY_SECONDS = "1"
+# Document numbers used in requests; none may appear in the logs.
+DOC_GET = "12345678A"
+DOC_POST = "99887766Z"
+DOC_BROKEN = "55443322K"
+
+
+class Backend(BaseHTTPRequestHandler):
+    """Stand-in API: echoes method, path, some headers and the body size."""
+
+    server_version = "uvicorn"
+    sys_version = ""
+    protocol_version = "HTTP/1.1"
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        seen = {
+            "replica": self.server.replica_name,
+            "method": self.command,
+            "path": self.path,
+            "host": self.headers.get("Host"),
+            "x_forwarded_for": self.headers.get("X-Forwarded-For"),
+            "body": body.decode("utf-8", "replace"),
+        }
+        self.server.seen.append(seen)
+        if "/" + DOC_BROKEN in self.path:
+            # A backend that dies mid-request: apache answers 502 and logs
+            # an error; the document number must not be in that error.
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        out = json.dumps(seen).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+    do_GET = do_POST = do_DELETE = _answer
+
+    def log_message(self, *args) -> None:  # keep the output clean
+        pass
+
+
+def start_backend(addr: str, name: str) -> ThreadingHTTPServer:
+    srv = ThreadingHTTPServer((addr, 8000), Backend)
+    srv.daemon_threads = True
+    srv.replica_name = name
+    srv.seen = []
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv
+
+
+def system_tool(name: str) -> str:
+    path = os.environ.get("PATH", "") + ":/usr/sbin:/sbin:/usr/bin:/bin"
+    found = shutil.which(name, path=path)
+    if not found:
+        raise RuntimeError(f"{name} not found (tests/apache/install-deps.sh)")
+    return found
+
+
+def write_hosts(path: Path, base: str, api_addrs: list[str]) -> None:
+    # Rewritten in place (same inode) so the bind mount over /etc/hosts
+    # follows: glibc re-reads /etc/hosts on every lookup.
+    lines = [f"{a} api" for a in api_addrs] + [f"{APACHE} apache"]
+    with open(path, "w") as f:
+        f.write(base.rstrip("\n") + "\n" + "\n".join(lines) + "\n")
+
+
+def wait_port(host: str, port: int, deadline: float) -> None:
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def request(method, path, *, port=80, body=None, headers=None, timeout=10):
+    conn = http.client.HTTPConnection(APACHE, port, timeout=timeout)
+    t0 = time.monotonic()
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        data = resp.read()
+    finally:
+        conn.close()
+    return {
+        "status": resp.status,
+        "headers": {k.lower(): v for k, v in resp.getheaders()},
+        "header_list": [[k.lower(), v] for k, v in resp.getheaders()],
+        "body": data.decode("utf-8", "replace"),
+        "seconds": time.monotonic() - t0,
+    }
+
+
+def chunked_post(path: str, size: int) -> int:
+    """POST a chunked body of `size` bytes (no Content-Length); return status."""
+    with socket.create_connection((APACHE, 80), timeout=10) as s:
+        s.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: apache\r\n"
+            "Content-Type: application/json\r\n"
+            "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n".encode()
+        )
+        chunk = b"x" * 4096
+        sent = 0
+        try:
+            while sent < size:
+                part = chunk[: min(4096, size - sent)]
+                s.sendall(b"%x\r\n%s\r\n" % (len(part), part))
+                sent += len(part)
+            s.sendall(b"0\r\n\r\n")
+        except OSError:
+            pass  # apache may answer 413 and close before the end
+        data = b""
+        while True:
+            try:
+                got = s.recv(65536)
+            except OSError:
+                break
+            if not got:
+                break
+            data += got
+    return int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/") else 0
+
+
+def main() -> None:
+    work = Path(sys.argv[1])
+    serverroot = work / "serverroot"
+    result: dict = {"probes": {}}
+    probes = result["probes"]
+
+    subprocess.run([system_tool("ip"), "link", "set", "lo", "up"], check=True)
+    hosts = work / "hosts"
+    base_hosts = Path("/etc/hosts").read_text()
+    write_hosts(hosts, base_hosts, [API_A])
+    subprocess.run([system_tool("mount"), "--bind", str(hosts), "/etc/hosts"],
+                   check=True)
+
+    backend_a = start_backend(API_A, "A")
+    backend_b = start_backend(API_B, "B")
+
+    env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
+           "DELAY_SECONDS": DELAY_SECONDS, "LANG": "C"}
+    if "TMPDIR" in os.environ:  # lets ./test.sh's clean-up find apache too
+        env["TMPDIR"] = os.environ["TMPDIR"]
+    # apache's stdout is the access log, its stderr the error log.
+    with open(work / "apache.stdout", "wb") as out, \
+            open(work / "apache.stderr", "wb") as err:
+        apache = subprocess.Popen(
+            [apache2_binary(), "-d", str(serverroot), "-f", str(HTTPD_CONF),
+             "-DFOREGROUND"],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, cwd="/",
+        )
+    result["apache_pid"] = apache.pid
+    try:
+        deadline = time.monotonic() + 10
+        wait_port(APACHE, 80, deadline)
+        wait_port(APACHE, 8081, deadline)
+
+        # --- the page -----------------------------------------------------
+        probes["index"] = request("GET", "/", headers={"Host": "apache"})
+        probes["app_js"] = request("GET", "/app.js")
+        probes["styles"] = request("GET", "/styles.css")
+        probes["missing"] = request("GET", f"/{DOC_GET}")
+        probes["trace"] = request("TRACE", "/")
+        probes["post_static"] = request("POST", "/", body=b"{}")
+        probes["put_static"] = request("PUT", "/index.html", body=b"x")
+        probes["head_index"] = request("HEAD", "/")
+
+        # --- the proxy ----------------------------------------------------
+        probes["api_dni"] = request("GET", f"/api/dni/{DOC_GET}?q={DOC_GET}")
+        probes["api_flight"] = request("GET", "/api/flights/AA123")
+        payload = json.dumps({
+            "name": "Jane Doe", "dni": DOC_POST, "lodging": "Hotel Sol",
+            "declared_money": "1500.00", "flight_number": "AA123",
+        }).encode()
+        probes["api_post"] = request(
+            "POST", "/api/immigration", body=payload,
+            headers={"Content-Type": "application/json"})
+        probes["api_delete"] = request("DELETE", f"/api/dni/{DOC_GET}")
+        probes["api_big_cl"] = request(
+            "POST", "/api/immigration", body=b"x" * 20000,
+            headers={"Content-Type": "application/json"})
+        probes["api_big_chunked_status"] = chunked_post(
+            "/api/immigration", 20000)
+        probes["api_small_body_ok"] = request(
+            "POST", "/api/immigration", body=b"y" * 16000,
+            headers={"Content-Type": "application/json"})
+        probes["api_broken_backend"] = request(
+            "GET", f"/api/dni/{DOC_BROKEN}")
+
+        # --- re-resolution of "api" --------------------------------------
+        write_hosts(hosts, base_hosts, [API_B])
+        probes["api_after_move"] = request("GET", "/api/flights/BA456")
+        write_hosts(hosts, base_hosts, [API_DEAD, API_A])
+        probes["api_first_replica_dead"] = request("GET", "/api/flights/AA1")
+        write_hosts(hosts, base_hosts, [API_DEAD])
+        probes["api_all_down"] = request("GET", "/api/flights/AA2")
+        write_hosts(hosts, base_hosts, [API_A])
+        probes["api_back"] = request("GET", "/api/flights/AA3")
+        write_hosts(hosts, base_hosts, [])
+        probes["api_unresolvable"] = request("GET", f"/api/dni/{DOC_GET}")
+        write_hosts(hosts, base_hosts, [API_A])
+
+        # --- mod_status ---------------------------------------------------
+        probes["status_port80_auto"] = request("GET", "/server-status?auto")
+        probes["status_port80_html"] = request("GET", "/server-status")
+        probes["status_internal_auto"] = request(
+            "GET", "/server-status?auto", port=8081)
+        probes["status_internal_html"] = request(
+            "GET", "/server-status", port=8081)
+        probes["internal_root"] = request("GET", "/", port=8081)
+        probes["internal_api"] = request("GET", "/api/dni/X1", port=8081)
+
+        # --- /delay -------------------------------------------------------
+        probes["delay"] = request("GET", "/delay", timeout=15)
+
+        # --- health check script -----------------------------------------
+        hc = subprocess.run(
+            ["bash", str(APACHE_DIR / "healthcheck.sh"), APACHE, "80"],
+            check=False, capture_output=True, text=True, timeout=15)
+        probes["healthcheck_rc"] = hc.returncode
+        hc_bad = subprocess.run(
+            ["bash", str(APACHE_DIR / "healthcheck.sh"), APACHE, "8081"],
+            check=False, capture_output=True, text=True, timeout=15)
+        probes["healthcheck_wrong_port_rc"] = hc_bad.returncode
+    finally:
+        if apache.poll() is None:
+            apache.send_signal(signal.SIGTERM)
+            try:
+                apache.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                apache.kill()
+                apache.wait(timeout=5)
+        result["apache_exit"] = apache.returncode
+        backend_a.shutdown()
+        backend_b.shutdown()
+        result["backend_seen"] = backend_a.seen + backend_b.seen
+        result["access_log"] = (work / "apache.stdout").read_text("utf-8", "replace")
+        result["error_log"] = (work / "apache.stderr").read_text("utf-8", "replace")
+        (work / "result.json").write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,247 @@
+"""Live test: Debian's apache2 runs apache/httpd.conf in a private network
+namespace, in front of stand-in API backends (see _inside.py, which sends
+the requests and records what it saw; this module asserts on it).
+
+Needs root (unshare, mount) plus apache2, iproute2 and util-linux
+(tests/apache/install-deps.sh). Takes about 3 s.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.apache import _inside
+from tests.apache._apache import apache2_binary, make_serverroot
+
+INSIDE = Path(__file__).resolve().parent / "_inside.py"
+DOCS = (_inside.DOC_GET, _inside.DOC_POST, _inside.DOC_BROKEN)
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except OSError:
+            continue
+        if text.encode() in cmdline:
+            found.append(int(entry))
+    return found
+
+
+@pytest.fixture(scope="module")
+def live():
+    if os.geteuid() != 0:
+        pytest.fail("the live apache test needs root (unshare --net --mount)")
+    apache2_binary()  # installs apache2 if missing
+    work = Path(tempfile.mkdtemp(prefix="promethoide-apache-"))
+    work.chmod(0o755)
+    make_serverroot(work / "serverroot")
+    unshare = shutil.which("unshare") or "/usr/bin/unshare"
+    proc = subprocess.Popen(
+        [unshare, "--net", "--mount", "--propagation", "private",
+         sys.executable, str(INSIDE), str(work)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    leftovers: list[int] = []
+    try:
+        try:
+            out, err = proc.communicate(timeout=90)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, err = proc.communicate(timeout=10)
+            pytest.fail(f"namespace run timed out\n{err.decode()[-3000:]}")
+        if proc.returncode != 0:
+            pytest.fail(
+                f"namespace run failed ({proc.returncode})\n"
+                f"{out.decode()[-2000:]}\n{err.decode()[-4000:]}")
+        result = json.loads((work / "result.json").read_text())
+    finally:
+        # apache stays in the runner's process group (-DFOREGROUND does
+        # not detach): kill that group, then make sure nothing survived.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        leftovers = _processes_mentioning(str(work))
+        for pid in leftovers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    result["leftovers"] = leftovers
+    yield result
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def probe(live, name):
+    return live["probes"][name]
+
+
+# ---------------------------------------------------------------- the page
+
+def test_page_is_served(live):
+    index = probe(live, "index")
+    assert index["status"] == 200
+    assert index["headers"]["content-type"].startswith("text/html")
+    assert 'src="app.js"' in index["body"]
+    assert probe(live, "app_js")["status"] == 200
+    assert probe(live, "app_js")["headers"]["content-type"].startswith("text/javascript")
+    assert probe(live, "styles")["headers"]["content-type"].startswith("text/css")
+    assert probe(live, "head_index")["status"] == 200
+
+
+def test_security_headers_on_page(live):
+    headers = probe(live, "index")["headers"]
+    csp = headers["content-security-policy"]
+    assert "default-src 'self'" in csp
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "no-referrer"
+    assert headers["x-frame-options"] == "DENY"
+
+
+def test_no_version_in_server_header(live):
+    for name, p in live["probes"].items():
+        if not isinstance(p, dict):
+            continue
+        server = p["headers"].get("server", "")
+        assert server == "Apache", f"{name}: Server: {server!r}"
+        if not name.startswith("status_internal"):  # ?auto names it, internally
+            assert "Apache/2" not in p["body"], f"{name} leaks the version"
+
+
+def test_error_pages_carry_security_headers(live):
+    missing = probe(live, "missing")
+    assert missing["status"] == 404
+    assert missing["headers"]["x-content-type-options"] == "nosniff"
+    assert "content-security-policy" in missing["headers"]
+
+
+def test_methods(live):
+    assert probe(live, "trace")["status"] == 405  # TraceEnable Off
+    assert probe(live, "post_static")["status"] == 405
+    assert probe(live, "put_static")["status"] == 405
+    assert probe(live, "api_delete")["status"] == 405
+
+
+# --------------------------------------------------------------- the proxy
+
+def test_api_prefix_is_stripped(live):
+    seen = json.loads(probe(live, "api_dni")["body"])
+    assert seen["path"] == f"/dni/{_inside.DOC_GET}?q={_inside.DOC_GET}"
+    assert seen["method"] == "GET"
+    assert seen["host"] == "api:8000"  # ProxyPreserveHost Off
+    assert seen["x_forwarded_for"]
+    assert json.loads(probe(live, "api_flight")["body"])["path"] == "/flights/AA123"
+
+
+def test_api_post_body_is_forwarded(live):
+    seen = json.loads(probe(live, "api_post")["body"])
+    assert seen["path"] == "/immigration"
+    assert json.loads(seen["body"])["dni"] == _inside.DOC_POST
+
+
+def test_api_responses_hide_backend_and_are_not_cached(live):
+    headers = probe(live, "api_dni")["headers"]
+    assert headers["server"] == "Apache"  # not the backend's "uvicorn"
+    assert headers["cache-control"] == "no-store"
+    assert headers["x-content-type-options"] == "nosniff"
+
+
+def test_request_body_limit(live):
+    assert probe(live, "api_big_cl")["status"] == 413
+    assert probe(live, "api_big_chunked_status") in (411, 413)
+    assert probe(live, "api_small_body_ok")["status"] == 200
+    sizes = [len(s["body"]) for s in live["backend_seen"]]
+    assert max(sizes) <= 16384, "an oversized body reached the backend"
+
+
+def test_api_is_resolved_again_for_each_request(live):
+    # "api" moved to another address: the next request follows it.
+    assert json.loads(probe(live, "api_after_move")["body"])["replica"] == "B"
+    # Two addresses, the first refusing: the request still succeeds.
+    assert probe(live, "api_first_replica_dead")["status"] == 200
+    # Nothing listening: a quick 503, then service again at once (retry=0).
+    assert probe(live, "api_all_down")["status"] == 503
+    assert probe(live, "api_all_down")["seconds"] < 5
+    assert probe(live, "api_back")["status"] == 200
+    assert probe(live, "api_unresolvable")["status"] in (500, 502, 503)
+
+
+def test_backend_failure_is_a_proxy_error(live):
+    assert probe(live, "api_broken_backend")["status"] == 502
+
+
+# -------------------------------------------------------------- mod_status
+
+def test_server_status_not_on_port_80(live):
+    assert probe(live, "status_port80_auto")["status"] in (403, 404)
+    assert probe(live, "status_port80_html")["status"] in (403, 404)
+    assert "Scoreboard" not in probe(live, "status_port80_auto")["body"]
+
+
+def test_server_status_on_internal_port(live):
+    auto = probe(live, "status_internal_auto")
+    assert auto["status"] == 200
+    assert "Total Accesses:" in auto["body"]  # ExtendedStatus On
+    assert "Scoreboard:" in auto["body"]
+    # The HTML view (client addresses, URLs in flight) is refused.
+    assert probe(live, "status_internal_html")["status"] == 403
+    # The internal port serves nothing else.
+    assert probe(live, "internal_root")["status"] == 404
+    assert probe(live, "internal_api")["status"] == 404
+
+
+# ------------------------------------------------------------------ /delay
+
+def test_delay_page_takes_delay_seconds(live):
+    delay = probe(live, "delay")
+    assert delay["status"] == 200
+    assert "text/html" in delay["headers"]["content-type"]
+    expected = float(_inside.DELAY_SECONDS)
+    assert expected - 0.05 <= delay["seconds"] < expected + 1.5
+
+
+# ----------------------------------------------------------- health check
+
+def test_healthcheck_script(live):
+    assert probe(live, "healthcheck_rc") == 0
+    assert probe(live, "healthcheck_wrong_port_rc") != 0
+    assert "promethoide-healthcheck" not in live["access_log"]
+
+
+# -------------------------------------------------------------------- logs
+
+def test_access_log_has_no_document_numbers(live):
+    log = live["access_log"]
+    assert '"GET /api/dni HTTP/1.1" 200' in log
+    assert '"POST /api/immigration HTTP/1.1" 200' in log
+    assert '"GET /delay HTTP/1.1" 200' in log
+    for doc in DOCS:
+        assert doc not in log
+
+
+def test_error_log_has_no_document_numbers(live):
+    log = live["error_log"]
+    assert "AH01102" in log  # the broken backend is still reported
+    for doc in DOCS:
+        assert doc not in log
+
+
+# ---------------------------------------------------------------- clean-up
+
+def test_apache_stopped_cleanly(live):
+    assert live["apache_exit"] == 0
+    assert live["leftovers"] == []
