@@ -10,7 +10,10 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 VENV=${PROMETHOIDE_VENV:-$PWD/.venv}
-DEBIAN_PACKAGES=(postgresql postgresql-client prometheus-pushgateway wrk python3-venv procps)
+DEBIAN_PACKAGES=(
+    postgresql postgresql-client apache2 iproute2 procps python3-venv wrk
+    prometheus prometheus-blackbox-exporter prometheus-pushgateway
+)
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
@@ -63,10 +66,12 @@ start_scratch() {
 }
 
 cleanup() {
-    local pid
+    local environ pid
     # Every process this run started inherited TMPDIR, daemons included.
-    for pid in $(grep -lsz "^TMPDIR=$SCRATCH\$" /proc/[0-9]*/environ | cut -d/ -f3); do
-        [ "$pid" = "$$" ] || kill -KILL "$pid" 2>/dev/null || true
+    for environ in /proc/[0-9]*/environ; do
+        pid=${environ#/proc/}
+        pid=${pid%/environ}
+        [ "$pid" != "$$" ] && grep -qsz "^TMPDIR=$SCRATCH\$" "$environ" && kill -KILL "$pid" 2>/dev/null
     done
     pkill -KILL -f "$SCRATCH" 2>/dev/null || true
     rm -rf "$SCRATCH"

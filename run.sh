@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Starts Promethoide with Docker Compose.
+#
+#   ./run.sh                  build, start, wait until every service is healthy, print the URLs
+#   ./run.sh down             stop the stack (data volumes are kept)
+#   ./run.sh logs [SERVICE]   follow the logs
+#   ./run.sh status           containers and their health
+#   ./run.sh load [ARGS]      the Locust load test, from inside the api container, through Apache
+set -euo pipefail
+cd "$(dirname "$0")"
+
+die() {
+    echo "run.sh: $*" >&2
+    exit 1
+}
+
+require_docker() {
+    command -v docker >/dev/null 2>&1 ||
+        die "Docker is not installed: see https://docs.docker.com/engine/install/"
+    local version
+    version=$(docker compose version --short 2>/dev/null) ||
+        die "Docker Compose v2 ('docker compose') is not installed: see https://docs.docker.com/compose/install/"
+    [[ $version == 2.* || $version == v2.* || $version == [3-9].* ]] ||
+        die "Docker Compose v2 or newer is needed, found $version"
+    docker info >/dev/null 2>&1 ||
+        die "cannot reach the Docker engine: is it running, and may $(id -un) use it?"
+}
+
+random_secret() {
+    od -An -N24 -tx1 /dev/urandom | tr -d ' \n'
+}
+
+# First run only: .env from .example.env, every "change-me" replaced by a random secret.
+# An existing .env is never touched.
+create_env() {
+    [ -e .env ] && return
+    local line
+    (
+        umask 077
+        while IFS= read -r line || [ -n "$line" ]; do
+            if [[ $line == *=change-me ]]; then
+                printf '%s%s\n' "${line%change-me}" "$(random_secret)"
+            else
+                printf '%s\n' "$line"
+            fi
+        done < .example.env > .env.new
+        mv .env.new .env
+    )
+    echo "Created .env with random secrets (keep it private)."
+}
+
+# A value from .env, read without executing the file.
+env_value() {
+    sed -n "s/^$1=//p" .env | tail -n 1
+}
+
+print_urls() {
+    local host port
+    host=$(env_value BIND_ADDRESS)
+    [[ -z $host || $host == 0.0.0.0 ]] && host=localhost
+    port=$(env_value APACHE_PORT)
+    cat <<TXT
+
+Promethoide is up.
+  Operator page  http://$host:${port:-8080}
+  Grafana        http://$host:3000   user: $(env_value GF_SECURITY_ADMIN_USER)  password: $(env_value GF_SECURITY_ADMIN_PASSWORD)
+  Prometheus     http://$host:9090
+  Mailpit        http://$host:8025   (alert e-mails, while SMTP points at the mailpit sink)
+
+./run.sh status | logs [SERVICE] | load | down
+TXT
+}
+
+up() {
+    create_env
+    docker compose build
+    docker compose up -d --wait --wait-timeout 300
+    print_urls
+}
+
+require_docker
+case "${1:-up}" in
+    up) up ;;
+    down) docker compose down ;;
+    logs) shift; docker compose logs --follow --tail 100 "$@" ;;
+    status) docker compose ps ;;
+    load)
+        shift
+        docker compose exec api locust -f load/performance_tests.py --host http://apache:80/api \
+            --headless --only-summary "$@"
+        ;;
+    *) die "unknown command '$1' (use: up, down, logs, status, load)" ;;
+esac

@@ -1,0 +1,72 @@
+"""Every address one config file gives for another service is a service that listens there, on a
+network both are on."""
+
+import re
+
+import pytest
+import yaml
+
+from tests.support.compose import ROOT, Endpoint, assert_reaches, environment, services
+
+
+def test_the_api_reaches_postgres() -> None:
+    env = environment("api")
+    assert_reaches("api", Endpoint(env["POSTGRES_HOST"], int(env["POSTGRES_PORT"])))
+
+
+def test_the_api_uses_its_own_role_not_the_superuser() -> None:
+    assert environment("api")["POSTGRES_USER"] == "immigration_api"
+    assert "CREATE ROLE immigration_api" in (ROOT / "postgres" / "init.sql").read_text()
+
+
+def test_postgres_exporter_reaches_postgres_as_its_monitoring_role() -> None:
+    env = environment("postgres-exporter")
+    assert_reaches("postgres-exporter", Endpoint.from_url(env["DATA_SOURCE_URI"].split("/")[0]))
+    assert env["DATA_SOURCE_USER"] == "metrics_exporter"
+    assert "GRANT pg_monitor TO metrics_exporter" in (ROOT / "postgres" / "init.sql").read_text()
+
+
+def test_apache_exporter_reaches_the_internal_status_port() -> None:
+    (flag,) = [arg for arg in services()["apache-exporter"]["command"] if arg.startswith("--scrape_uri=")]
+    url = flag.split("=", 1)[1]
+    endpoint = Endpoint.from_url(url)
+    assert_reaches("apache-exporter", endpoint)
+    conf = (ROOT / "apache" / "httpd.conf").read_text()
+    assert re.search(rf"<VirtualHost \*:{endpoint.port}>[\s\S]*?server-status", conf)
+    assert endpoint.port not in {int(str(p).split(":")[-1]) for p in services()["apache"]["ports"]}
+
+
+def test_apache_proxies_to_the_api() -> None:
+    conf = (ROOT / "apache" / "httpd.conf").read_text()
+    targets = re.findall(r'^\s*ProxyPass\s+"?/api/"?\s+"?(http://[^"\s]+)', conf, re.M)
+    assert targets
+    for target in targets:
+        assert_reaches("apache", Endpoint.from_url(target))
+
+
+def test_the_smoke_test_reaches_apache_and_the_pushgateway() -> None:
+    env = environment("k6")
+    assert_reaches("k6", Endpoint.from_url(env["BASE_URL"]))
+    assert_reaches("k6", Endpoint.from_url(env["PUSHGATEWAY_URL"]))
+    script = (ROOT / "k6-pycron" / "web_workflow_test.js").read_text()
+    default = re.search(r"BASE_URL\s*\|\|\s*['\"]([^'\"]+)['\"]", script)
+    assert default, "the k6 script has no default BASE_URL"
+    assert_reaches("k6", Endpoint.from_url(default[1]))
+
+
+def test_grafana_reaches_its_datasource_and_the_smtp_sink() -> None:
+    datasources = yaml.safe_load((ROOT / "grafana/provisioning/datasources/prometheus.yaml").read_text())
+    for datasource in datasources["datasources"]:
+        assert_reaches("grafana", Endpoint.from_url(datasource["url"]))
+    assert_reaches("grafana", Endpoint.from_url("smtp://" + environment("grafana")["GF_SMTP_HOST"]))
+
+
+@pytest.mark.parametrize("mount", ["./grafana/dashboards:", "./grafana/provisioning:"])
+def test_grafana_dashboards_are_mounted_where_the_provider_reads(mount: str) -> None:
+    provider = yaml.safe_load((ROOT / "grafana/provisioning/dashboards/dashboards.yaml").read_text())
+    paths = {p["options"]["path"] for p in provider["providers"]}
+    mounts = {v.split(":")[1] for v in services()["grafana"]["volumes"] if v.startswith(mount)}
+    if mount == "./grafana/dashboards:":
+        assert paths == mounts
+    else:
+        assert mounts == {"/etc/grafana/provisioning"}

@@ -1,0 +1,65 @@
+"""prometheus/prometheus.yml: valid for promtool, and every target is a service that listens there."""
+
+import subprocess
+
+import yaml
+
+from tests.support.compose import ROOT, Endpoint, assert_reaches, services
+
+CONFIG = ROOT / "prometheus" / "prometheus.yml"
+JOBS_THE_DASHBOARDS_USE = {"prometheus", "api", "postgres", "apache", "node", "pushgateway", "blackbox"}
+
+
+def scrape_configs() -> dict[str, dict]:  # type: ignore[type-arg]
+    return {job["job_name"]: job for job in yaml.safe_load(CONFIG.read_text())["scrape_configs"]}
+
+
+def test_promtool_accepts_the_config() -> None:
+    result = subprocess.run(["promtool", "check", "config", str(CONFIG)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_it_is_the_file_compose_mounts() -> None:
+    assert "./prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in services()["prometheus"]["volumes"]
+    assert "--config.file=/etc/prometheus/prometheus.yml" in services()["prometheus"]["command"]
+
+
+def test_every_job_the_dashboards_use_exists() -> None:
+    assert JOBS_THE_DASHBOARDS_USE <= set(scrape_configs())
+
+
+def test_every_static_target_is_a_service_on_its_port() -> None:
+    for job in scrape_configs().values():
+        for group in job.get("static_configs", []):
+            for target in group["targets"]:
+                if job.get("metrics_path") == "/probe":
+                    continue  # probe targets are URLs, checked below
+                assert_reaches("prometheus", Endpoint.from_url(target))
+
+
+def test_every_api_replica_is_discovered_by_dns() -> None:
+    api = scrape_configs()["api"]
+    assert "static_configs" not in api
+    (sd,) = api["dns_sd_configs"]
+    assert sd["type"] == "A"
+    for name in sd["names"]:
+        assert_reaches("prometheus", Endpoint(name, sd["port"]))
+
+
+def test_pushed_labels_are_kept() -> None:
+    assert scrape_configs()["pushgateway"]["honor_labels"] is True
+
+
+def test_probes_go_through_the_blackbox_exporter_to_services() -> None:
+    job = scrape_configs()["blackbox"]
+    modules = set(yaml.safe_load((ROOT / "blackbox" / "blackbox.yml").read_text())["modules"])
+    relabel = {r.get("target_label"): r for r in job["relabel_configs"]}
+    assert_reaches("prometheus", Endpoint.from_url(relabel["__address__"]["replacement"]))
+    probed = set()
+    for group in job["static_configs"]:
+        assert group["labels"]["module"] in modules
+        for url in group["targets"]:
+            assert_reaches("blackbox-exporter", Endpoint.from_url(url))
+            probed.add(url)
+    assert {"http://apache:80/", "http://apache:80/delay", "http://api:8000/healthz"} <= probed
+    assert any(url.startswith("http://apache:80/api/") for url in probed)
