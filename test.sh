@@ -6,13 +6,16 @@
 #   ./test.sh                 every check
 #   ./test.sh tests/api -k x  only some tests (arguments go to pytest)
 #   ./test.sh bench           the API benchmark (tests/benchmarks/README.md)
+#   ./test.sh stack -- CMD    boot the native twin of the compose stack, run CMD inside its network
+#                             (curl http://api:8000/healthz, psql -h postgres ...), tear it down
 set -euo pipefail
 cd "$(dirname "$0")"
 
 VENV=${PROMETHOIDE_VENV:-$PWD/.venv}
 DEBIAN_PACKAGES=(
-    postgresql postgresql-client apache2 iproute2 procps python3-venv wrk
-    prometheus prometheus-blackbox-exporter prometheus-pushgateway
+    postgresql postgresql-client apache2 iproute2 procps python3-venv wrk util-linux dnsmasq-base wget curl
+    prometheus prometheus-blackbox-exporter prometheus-pushgateway prometheus-node-exporter
+    prometheus-postgres-exporter prometheus-apache-exporter
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*"; }
@@ -82,13 +85,23 @@ install_python_packages
 export PATH="$VENV/bin:$PATH"
 start_scratch
 
+# Every server runs inside a private network namespace: the twin's services bind the compose
+# ports on their own loopback addresses, and no test traffic can leave this machine.
+in_private_network() {
+    unshare --net --mount --propagation private -- bash -c 'ip link set lo up && exec "$@"' private-network "$@"
+}
+
 case "${1:-}" in
     bench)
         shift
-        python -m tests.benchmarks.api_bench "$@"
+        in_private_network python -m tests.benchmarks.api_bench "$@"
+        ;;
+    stack)
+        shift
+        in_private_network python -m tests.twin "$@"
         ;;
     *)
         log "running the test suite"
-        python -m pytest -p no:cacheprovider --timeout=300 -ra "${@:-tests}"
+        in_private_network python -m pytest -p no:cacheprovider --timeout=300 -ra "${@:-tests}"
         ;;
 esac

@@ -28,7 +28,7 @@ def test_every_operation_conforms_to_its_schema(api: ApiServer, tmp_path: Path) 
     result = subprocess.run(
         [cli, "run", api.url + "/openapi.json", "--checks", CHECKS, "--max-examples", "60", "--seed", "20261125",
          "--report", "junit", "--report-dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,  # its cache goes to the working directory
     )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
 

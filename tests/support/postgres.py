@@ -31,17 +31,27 @@ class ThrowawayPostgres:
     Usage: `pg = ThrowawayPostgres(); pg.start(); ...; pg.stop(); pg.start(); pg.destroy()`.
     """
 
-    superuser = "promethoide"
-    superuser_password = "superuser-secret"
-    database = "promethoide"
     api_user = "immigration_api"
-    api_password = "api-secret"
     exporter_user = "metrics_exporter"
-    exporter_password = "exporter-secret"
 
-    def __init__(self, host: str = "127.0.0.1", port: int | None = None) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        *,
+        superuser: str = "promethoide",
+        superuser_password: str = "superuser-secret",
+        database: str = "promethoide",
+        api_password: str = "api-secret",
+        exporter_password: str = "exporter-secret",
+    ) -> None:
         self.host = host
         self.port = port or free_port(host)
+        self.superuser = superuser
+        self.superuser_password = superuser_password
+        self.database = database
+        self.api_password = api_password
+        self.exporter_password = exporter_password
         self.dir = Path(tempfile.mkdtemp(prefix="promethoide-pg-"))
         self.data = self.dir / "data"
         self._as_postgres = os.geteuid() == 0  # the server refuses to run as root

@@ -1,0 +1,46 @@
+"""Boot the twin, wait until healthy, run a command inside its network, tear down.
+
+    ./test.sh stack -- curl -s http://api:8000/healthz
+    ./test.sh stack -- bash          # explore: psql -h postgres, curl prometheus:9090/api/v1/targets
+
+Exits with the command's status. Must run in a private network namespace (./test.sh stack does).
+"""
+
+import argparse
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from tests.twin.stack import Twin
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="./test.sh stack", description=__doc__.splitlines()[0])
+    parser.add_argument("--api-replicas", type=int, default=2)
+    parser.add_argument("--k6-interval", type=int, default=60, help="seconds between smoke runs")
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
+    args = parser.parse_args(argv)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        parser.error("give a command after --, e.g. ./test.sh stack -- curl -s http://api:8000/healthz")
+    logging.basicConfig(level=logging.INFO, format="twin: %(message)s", stream=sys.stderr)
+    # SIGTERM and SIGINT end the command and the stack alike, through the finally below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    twin = Twin(Path(tempfile.mkdtemp(prefix="promethoide-twin-")), api_replicas=args.api_replicas,
+                k6_interval_s=args.k6_interval)
+    try:
+        twin.start()
+        for name, endpoints in twin.endpoints().items():
+            logging.info("%-18s %s", name, " ".join(endpoints))
+        env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+        return subprocess.run(command, env=env).returncode
+    finally:
+        twin.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
