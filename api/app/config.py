@@ -2,9 +2,12 @@
 
 from decimal import Decimal
 from functools import lru_cache
+from typing import Annotated
 
-from pydantic import Field, SecretStr
+from pydantic import AfterValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.schemas.types import cents
 
 
 class Settings(BaseSettings):
@@ -38,7 +41,9 @@ class Settings(BaseSettings):
     retry_after_s: int = Field(default=2, ge=1, le=300)
 
     web_concurrency: int = Field(default=2, ge=1, le=64)
-    minimum_declared_money: Decimal = Field(default=Decimal("500.00"), ge=0, max_digits=12, decimal_places=2)
+    minimum_declared_money: Annotated[Decimal, AfterValidator(cents)] = Field(
+        default=Decimal("500.00"), ge=0, max_digits=12, decimal_places=2
+    )
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
 
     def dsn_kwargs(self) -> dict[str, object]:

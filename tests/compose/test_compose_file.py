@@ -141,3 +141,10 @@ def test_example_env_documents_every_variable() -> None:
 def test_the_original_typo_is_gone() -> None:
     assert "GR_SMTP_HOST=" not in (ROOT / ".example.env").read_text()
     assert "GR_SMTP" not in COMPOSE_FILE.read_text()
+
+
+
+def test_interpolated_values_stay_strings() -> None:
+    # Compose interpolates after parsing: "${MINIMUM_DECLARED_MONEY:-500.00}" is "500.00", not 500.0.
+    assert services()["api"]["environment"]["MINIMUM_DECLARED_MONEY"] == "500.00"
+    assert services()["grafana"]["environment"]["GF_SMTP_USER"] == ""

@@ -52,9 +52,24 @@ def variables_used() -> set[str]:
 
 @cache
 def compose(env_items: tuple[tuple[str, str], ...] | None = None) -> dict[str, Any]:
-    """The compose model, merge keys resolved, interpolated with `env` (default: .example.env)."""
+    """The compose model, merge keys resolved, interpolated with `env` (default: .example.env).
+
+    Like Compose: the YAML is parsed first and its strings interpolated after, so `${X:-500.00}`
+    stays the string "500.00" (interpolating the text first would let YAML read the number 500.0).
+    """
     env = dict(env_items) if env_items is not None else example_env()
-    return yaml.safe_load(interpolate(COMPOSE_FILE.read_text(), env))  # type: ignore[no-any-return]
+    return _interpolate_tree(yaml.safe_load(COMPOSE_FILE.read_text()), env)  # type: ignore[no-any-return]
+
+
+def _interpolate_tree(node: Any, env: dict[str, str]) -> Any:
+    """Interpolate every string of a parsed YAML tree."""
+    if isinstance(node, str):
+        return interpolate(node, env)
+    if isinstance(node, dict):
+        return {key: _interpolate_tree(value, env) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_interpolate_tree(item, env) for item in node]
+    return node
 
 
 def services() -> dict[str, dict[str, Any]]:

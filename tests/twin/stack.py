@@ -164,7 +164,7 @@ class Twin:
             return False
         return result.returncode == 0
 
-    def url(self, service: str, path: str = "/", port: int | None = None) -> str:
+    def url(self, service: str, path: str = "", port: int | None = None) -> str:
         """The service's URL by its compose name, as other services reach it."""
         return f"http://{service}:{port or self._port(service)}{path}"
 

@@ -1,0 +1,45 @@
+"""The live stack: one native twin for every test of this folder."""
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.support.prometheus import PrometheusClient
+from tests.twin.stack import Twin
+
+# Smoke runs every few seconds instead of every minute, so a test sees several.
+K6_INTERVAL_S = 8
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+
+
+@pytest.fixture(scope="session")
+def twin() -> Iterator[Twin]:
+    """The compose stack, booted natively; torn down even when a test fails."""
+    stack = Twin(Path(tempfile.mkdtemp(prefix="promethoide-twin-")), api_replicas=2, k6_interval_s=K6_INTERVAL_S)
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.close()
+
+
+@pytest.fixture(scope="session")
+def prometheus(twin: Twin) -> PrometheusClient:
+    return PrometheusClient(twin.url("prometheus"))
+
+
+@pytest.fixture(scope="session")
+def scrape_interval_s(twin: Twin) -> float:
+    """Prometheus's scrape interval, from its config file."""
+    config = yaml.safe_load((Path(__file__).resolve().parents[2] / "prometheus" / "prometheus.yml").read_text())
+    return float(config["global"]["scrape_interval"].rstrip("s"))
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """Where screenshots go (kept after the run, ignored by git)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS

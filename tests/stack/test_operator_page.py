@@ -1,0 +1,98 @@
+"""The operator's flow in a real browser (Debian's chromium), through Apache, against the real API."""
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.twin.stack import Twin
+
+CHROMIUM = "/usr/bin/chromium"
+# Headless flags that work on a machine without network or GPU (see the shared notes).
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--no-first-run", "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser(twin: Twin) -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser, twin: Twin, artifacts: Path, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """The operator page, freshly loaded; a screenshot of the outcome is saved after each test."""
+    context = browser.new_context()
+    tab = context.new_page()
+    tab.goto(twin.url("apache", "/"))
+    try:
+        yield tab
+    finally:
+        tab.screenshot(path=str(artifacts / f"{request.node.name}.png"), full_page=True)
+        context.close()
+
+
+def check_document(page: Page, dni: str) -> None:
+    page.fill("#dni", dni)
+    page.keyboard.press("Enter")  # keyboard-friendly: Enter submits the step
+
+
+def fresh_dni() -> str:
+    return "P" + uuid.uuid4().hex[:10].upper()
+
+
+def test_a_fresh_traveller_is_registered_and_stored(page: Page, twin: Twin) -> None:
+    dni = fresh_dni()
+    check_document(page, dni)
+    expect(page.locator("#app")).to_have_attribute("data-step", "flight")
+    page.fill("#flight", "aa 123")
+    page.keyboard.press("Enter")
+    expect(page.locator("#app")).to_have_attribute("data-step", "details")
+    page.fill("#name", "Grace Hopper")
+    page.fill("#lodging", "Hotel Alvear")
+    page.fill("#money", "1500.00")
+    page.click("#register")
+    expect(page.locator("#app")).to_have_attribute("data-step", "done")
+    entry_id = page.locator("#entry-id").inner_text().strip()
+    assert entry_id.isdigit()
+    database = twin.replicas["postgres"][0].database
+    assert database is not None
+    assert database.psql(f"SELECT dni, flight_number FROM immigration WHERE id = {entry_id}") == f"{dni}|AA123"
+
+
+def test_an_interpol_listed_document_is_stopped(page: Page) -> None:
+    check_document(page, "12345678A")
+    stop = page.locator("#stop")
+    expect(stop).to_be_visible()
+    expect(page.locator("#stop-dni")).to_have_text("12345678A")
+    expect(page.locator("#form-flight")).to_be_hidden()
+
+
+def test_an_unknown_flight_is_refused(page: Page) -> None:
+    check_document(page, fresh_dni())
+    expect(page.locator("#app")).to_have_attribute("data-step", "flight")
+    page.fill("#flight", "ZZ9999")
+    page.click("#check-flight")
+    expect(page.locator("#message")).to_contain_text("No arriving flight has this number.")
+    expect(page.locator("#app")).to_have_attribute("data-step", "flight")
+
+
+def test_the_apis_refusal_reason_reaches_the_officer(page: Page) -> None:
+    check_document(page, fresh_dni())
+    page.fill("#flight", "BA456")
+    page.keyboard.press("Enter")
+    expect(page.locator("#app")).to_have_attribute("data-step", "details")
+    page.fill("#name", "Low Funds")
+    page.fill("#lodging", "Hostel")
+    page.fill("#money", "20.00")
+    page.click("#register")
+    expect(page.locator("#message")).to_contain_text("below the minimum of 500.00")
+    expect(page.locator("#app")).to_have_attribute("data-step", "details")

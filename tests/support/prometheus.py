@@ -1,0 +1,41 @@
+"""Asking a live Prometheus, and waiting for it to see something."""
+
+import time
+from collections.abc import Callable
+
+import httpx
+
+
+class PrometheusClient:
+    """Instant queries against a Prometheus HTTP API.
+
+    Usage: `prom = PrometheusClient("http://prometheus:9090")`; `prom.values('up{job="api"}')` →
+    {instance: value}; `prom.wait_until('up{job="api"} == 0', lambda v: len(v) == 2, 45)`.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url.rstrip("/")
+
+    def query(self, expr: str) -> list[dict]:  # type: ignore[type-arg]
+        """The result vector of an instant query; fails on a query error."""
+        response = httpx.post(self.url + "/api/v1/query", data={"query": expr}, timeout=10)
+        body = response.json()
+        assert body["status"] == "success", f"{expr}: {body.get('error')}"
+        return body["data"]["result"]  # type: ignore[no-any-return]
+
+    def values(self, expr: str, label: str = "instance") -> dict[str, float]:
+        """Each series' value, keyed by one of its labels."""
+        return {sample["metric"].get(label, ""): float(sample["value"][1]) for sample in self.query(expr)}
+
+    def wait_until(
+        self, expr: str, condition: Callable[[dict[str, float]], bool], timeout: float, label: str = "instance"
+    ) -> dict[str, float]:
+        """Poll a query until its values satisfy `condition`; fail with the last values seen."""
+        deadline = time.monotonic() + timeout
+        while True:
+            values = self.values(expr, label)
+            if condition(values):
+                return values
+            if time.monotonic() > deadline:
+                raise AssertionError(f"after {timeout} s, {expr} = {values}")
+            time.sleep(1)
