@@ -1,43 +1,10 @@
 """The operator's flow in a real browser (Debian's chromium), through Apache, against the real API."""
 
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from tests.twin.stack import Twin
-
-CHROMIUM = "/usr/bin/chromium"
-# Headless flags that work on a machine without network or GPU (see the shared notes).
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--no-first-run", "--disable-sync",
-]
-
-
-@pytest.fixture(scope="module")
-def browser(twin: Twin) -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
-@pytest.fixture
-def page(browser: Browser, twin: Twin, artifacts: Path, request: pytest.FixtureRequest) -> Iterator[Page]:
-    """The operator page, freshly loaded; a screenshot of the outcome is saved after each test."""
-    context = browser.new_context()
-    tab = context.new_page()
-    tab.goto(twin.url("apache", "/"))
-    try:
-        yield tab
-    finally:
-        tab.screenshot(path=str(artifacts / f"{request.node.name}.png"), full_page=True)
-        context.close()
 
 
 def check_document(page: Page, dni: str) -> None:

@@ -1,0 +1,37 @@
+"""Locust through Apache for ~20 s: no failure, and Prometheus counts the API's requests."""
+
+import csv
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.support.prometheus import PrometheusClient
+from tests.twin.stack import Twin
+
+LOCUSTFILE = Path(__file__).resolve().parents[2] / "api" / "load" / "performance_tests.py"
+API_REQUESTS = 'sum(http_requests_total{job="api", handler!~"/healthz|/readyz"})'
+
+
+def test_a_load_run_through_apache_has_no_failures_and_is_counted(
+    twin: Twin, prometheus: PrometheusClient, scrape_interval_s: float, tmp_path: Path
+) -> None:
+    prometheus.wait_until('up{job="api"}', lambda v: len(v) == 2 and all(v.values()), 4 * scrape_interval_s)
+    time.sleep(scrape_interval_s)  # a scrape after the last request before the run
+    before = sum(prometheus.values(API_REQUESTS).values())
+    env = {**os.environ, "LOAD_TEST_DURATION": "20", "LOAD_TEST_PEAK_USERS": "10"}
+    result = subprocess.run(
+        [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", twin.url("apache", "/api"), "--headless",
+         "--only-summary", "--csv", str(tmp_path / "run")],
+        capture_output=True, text=True, env=env, timeout=90,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    with (tmp_path / "run_stats.csv").open() as stats:
+        total = next(row for row in csv.DictReader(stats) if row["Name"] == "Aggregated")
+    sent = int(total["Request Count"])
+    assert int(total["Failure Count"]) == 0
+    assert sent > 200
+    # The smoke test adds a few requests of its own; the load must all be there.
+    counted = prometheus.wait_until(API_REQUESTS, lambda v: sum(v.values()) - before >= sent, 3 * scrape_interval_s)
+    assert sum(counted.values()) - before < sent * 1.2
