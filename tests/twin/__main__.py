@@ -1,7 +1,9 @@
 """Boot the twin, wait until healthy, run a command inside its network, tear down.
 
     ./test.sh stack -- curl -s http://api:8000/healthz
-    ./test.sh stack -- bash          # explore: psql -h postgres, curl prometheus:9090/api/v1/targets
+    ./test.sh stack -- bash          # explore: psql, curl prometheus:9090/api/v1/targets
+
+The command gets PGHOST, PGUSER, PGPASSWORD and PGDATABASE for the superuser of the run.
 
 Exits with the command's status. Must run in a private network namespace (./test.sh stack does).
 """
@@ -36,7 +38,15 @@ def main(argv: list[str]) -> int:
         twin.start()
         for name, endpoints in twin.endpoints().items():
             logging.info("%-18s %s", name, " ".join(endpoints))
-        env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+        env = {
+            **os.environ,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            # psql works as it is: the run's secrets are random.
+            "PGHOST": "postgres",
+            "PGUSER": twin.env["POSTGRES_USER"],
+            "PGPASSWORD": twin.env["POSTGRES_PASSWORD"],
+            "PGDATABASE": twin.env["POSTGRES_DB"],
+        }
         return subprocess.run(command, env=env).returncode
     finally:
         twin.close()
