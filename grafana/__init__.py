@@ -1,0 +1,1 @@
+"""Grafana for Promethoide: dashboards as code (dashboards_src) and the files Grafana provisions."""

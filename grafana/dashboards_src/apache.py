@@ -1,0 +1,62 @@
+"""Apache dashboard, from apache-exporter (mod_status): up, requests, workers, scoreboard, traffic."""
+
+from grafana_foundation_sdk.builders import dashboard
+
+from .common import (GREEN, RED, UP_DOWN, YELLOW, Q, gauge_panel, new_dashboard, row, stat_panel, steps,
+                     timeseries_panel)
+
+APACHE = 'job="apache"'
+RATE = "[$__rate_interval]"
+
+
+def _summary(board: dashboard.Dashboard) -> dashboard.Dashboard:
+    """Up, requests/s, worker saturation, uptime."""
+    return (
+        board.with_row(row("Summary"))
+        .with_panel(stat_panel(
+            "Apache", "apache_up: the exporter read mod_status. DOWN also when the exporter itself is down.",
+            [Q(f"min(apache_up{{{APACHE}}}) or vector(0)", "up", instant=True)],
+            thresholds=steps((None, RED), (1, GREEN)), mappings=UP_DOWN, width=6, height=6))
+        .with_panel(stat_panel(
+            "Requests/s", "Every request Apache served: the page, /api and /delay.",
+            [Q(f"sum(rate(apache_accesses_total{{{APACHE}}}{RATE}))", "requests/s", instant=True)], unit="reqps",
+            width=6, height=6))
+        .with_panel(gauge_panel(
+            "Busy workers", "Busy over busy + idle workers: near 100% new requests queue.",
+            [Q(f'sum(apache_workers{{{APACHE}, state="busy"}}) / sum(apache_workers{{{APACHE}}})', "busy",
+               instant=True)], unit="percentunit", thresholds=steps((None, GREEN), (0.6, YELLOW), (0.8, RED))))
+        .with_panel(stat_panel(
+            "Uptime", "Time since Apache (re)started.",
+            [Q(f"max(apache_uptime_seconds_total{{{APACHE}}})", "uptime", instant=True)], unit="s",
+            width=6, height=6))
+    )
+
+
+def _details(board: dashboard.Dashboard) -> dashboard.Dashboard:
+    """Requests, workers, scoreboard and bytes sent over time."""
+    return (
+        board.with_row(row("Details"))
+        .with_panel(timeseries_panel(
+            "Requests per second", "From mod_status' total accesses.",
+            [Q(f"sum(rate(apache_accesses_total{{{APACHE}}}{RATE}))", "requests/s")], "reqps"))
+        .with_panel(timeseries_panel(
+            "Workers", "Busy and idle workers.",
+            [Q(f"sum by (state) (apache_workers{{{APACHE}}})", "{{state}}")], "short", stacked=True))
+        .with_panel(timeseries_panel(
+            "Scoreboard", "What each worker slot is doing (open slots left out).",
+            [Q(f'sum by (state) (apache_scoreboard{{{APACHE}, state!="open_slot"}})', "{{state}}")], "short",
+            stacked=True))
+        .with_panel(timeseries_panel(
+            "Traffic sent", "Bytes sent to clients (mod_status counts kilobytes of 1024 bytes).",
+            [Q(f"sum(rate(apache_sent_kilobytes_total{{{APACHE}}}{RATE})) * 1024", "sent")], "Bps"))
+    )
+
+
+def build() -> dashboard.Dashboard:
+    """The Apache dashboard."""
+    board = new_dashboard(
+        "apache", "Promethoide / Apache",
+        "The operator's front door, from apache-exporter (mod_status): up, requests/s, busy and idle workers, "
+        "traffic.",
+    )
+    return _details(_summary(board))

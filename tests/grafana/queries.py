@@ -1,0 +1,279 @@
+"""Every PromQL query Grafana will send, and how to send it to a Prometheus the way Grafana does.
+
+Reusable against any Prometheus: `PromQL(url)` is a small client, `panel_queries()`,
+`variable_queries()` and `alert_queries()` list what the provisioned files ask, `substitute()` turns
+Grafana's variables into what Grafana would send, and `PromQL.evaluate_panel/_variable/_alert` run
+one query and return its result (or raise QueryError), e.g. for the twin:
+
+    prom = PromQL(twin_prometheus_url)
+    empty = [query for query in panel_queries() if not prom.evaluate_panel(query, Window(range_s=600))]
+    firing = [query for query in alert_queries() if prom.evaluate_alert(query)]
+"""
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+DASHBOARDS_DIR = ROOT / "grafana" / "dashboards"
+ALERTING_DIR = ROOT / "grafana" / "provisioning" / "alerting"
+DATASOURCE_UID = "promethoide-prometheus"
+
+
+@dataclass(frozen=True)
+class Window:
+    """The time range Grafana would query and what it derives from it.
+
+    Defaults follow the shared notes: the last hour, a 60 s step, Prometheus scraping every 15 s.
+    """
+
+    range_s: int = 3600
+    step_s: int = 60
+    scrape_s: int = 15
+
+    @property
+    def rate_interval_s(self) -> int:
+        """Grafana's $__rate_interval: max(step + scrape interval, 4 x scrape interval)."""
+        return max(self.step_s + self.scrape_s, 4 * self.scrape_s)
+
+
+@dataclass(frozen=True)
+class PanelQuery:
+    """One target of one panel."""
+
+    dashboard: str
+    panel_id: int
+    panel: str
+    ref_id: str
+    expr: str
+    instant: bool
+    range: bool
+    variables: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+    def __str__(self) -> str:
+        return f"{self.dashboard} panel {self.panel_id} ({self.panel}) {self.ref_id}"
+
+
+@dataclass(frozen=True)
+class VariableQuery:
+    """A dashboard's template variable query (label_values(...), query_result(...))."""
+
+    dashboard: str
+    name: str
+    query: str
+
+    def __str__(self) -> str:
+        return f"{self.dashboard} variable {self.name}"
+
+
+@dataclass(frozen=True)
+class AlertQuery:
+    """The Prometheus step of an alert rule."""
+
+    uid: str
+    title: str
+    ref_id: str
+    expr: str
+
+    def __str__(self) -> str:
+        return f"alert {self.uid} {self.ref_id}"
+
+
+class QueryError(Exception):
+    """Prometheus refused or failed a query (bad_data, execution error), or a variable was left over."""
+
+
+# ---------------------------------------------------------------------------------------------
+# What the provisioned files ask
+
+
+def dashboards(directory: Path = DASHBOARDS_DIR) -> dict[str, dict[str, Any]]:
+    """Every dashboard JSON under `directory` (recursively, as Grafana walks it), keyed by uid."""
+    found = {}
+    for path in sorted(directory.rglob("*.json")):
+        model = json.loads(path.read_text(encoding="utf-8"))
+        found[model["uid"]] = model
+    return found
+
+
+def all_panels(model: dict[str, Any]) -> list[dict[str, Any]]:
+    """A dashboard's panels, including those inside collapsed rows."""
+    panels = []
+    for panel in model.get("panels", []):
+        panels.append(panel)
+        panels.extend(panel.get("panels", []))
+    return panels
+
+
+def variable_values(model: dict[str, Any]) -> dict[str, str]:
+    """What each template variable stands for in a query: its "All" value (.* unless set)."""
+    values = {}
+    for variable in model.get("templating", {}).get("list", []):
+        if variable.get("type") in ("query", "custom", "textbox", "constant", "interval"):
+            values[variable["name"]] = variable.get("allValue") or ".*"
+    return values
+
+
+def panel_queries(directory: Path = DASHBOARDS_DIR) -> list[PanelQuery]:
+    """Every Prometheus target of every panel of every dashboard."""
+    queries = []
+    for uid, model in dashboards(directory).items():
+        variables = variable_values(model)
+        for panel in all_panels(model):
+            for target in panel.get("targets", []):
+                queries.append(PanelQuery(
+                    dashboard=uid, panel_id=panel.get("id", 0), panel=panel.get("title", ""),
+                    ref_id=target.get("refId", ""), expr=target.get("expr", ""),
+                    instant=bool(target.get("instant")),
+                    # A target that says neither is a range query in Grafana.
+                    range=bool(target.get("range", not target.get("instant"))),
+                    variables=variables,
+                ))
+    return queries
+
+
+def variable_queries(directory: Path = DASHBOARDS_DIR) -> list[VariableQuery]:
+    """Every query template variable of every dashboard."""
+    found = []
+    for uid, model in dashboards(directory).items():
+        for variable in model.get("templating", {}).get("list", []):
+            if variable.get("type") == "query":
+                query = variable.get("query")
+                text = query.get("query", "") if isinstance(query, dict) else query
+                found.append(VariableQuery(uid, variable["name"], text or ""))
+    return found
+
+
+def alerting_documents(directory: Path = ALERTING_DIR) -> list[tuple[Path, dict[str, Any]]]:
+    """The alerting provisioning files Grafana reads (.yaml, .yml, .json; not recursive)."""
+    documents = []
+    for path in sorted(directory.iterdir()):
+        if path.is_file() and path.suffix in (".yaml", ".yml", ".json"):
+            documents.append((path, yaml.safe_load(path.read_text(encoding="utf-8")) or {}))
+    return documents
+
+
+def alert_rules(directory: Path = ALERTING_DIR) -> list[dict[str, Any]]:
+    """Every rule of every group of every alerting file."""
+    return [rule for _, doc in alerting_documents(directory)
+            for group in doc.get("groups") or [] for rule in group.get("rules") or []]
+
+
+def alert_queries(directory: Path = ALERTING_DIR, datasource_uid: str = DATASOURCE_UID) -> list[AlertQuery]:
+    """The Prometheus steps (datasourceUid = the Prometheus datasource) of every rule."""
+    return [
+        AlertQuery(rule["uid"], rule.get("title", ""), step["refId"], step["model"]["expr"])
+        for rule in alert_rules(directory) for step in rule.get("data") or []
+        if step.get("datasourceUid") == datasource_uid
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Grafana's variables
+
+
+def interval_variables(window: Window) -> dict[str, str]:
+    """Grafana's built-in interval variables for `window`, as its Prometheus backend computes them."""
+    return {
+        "__interval_ms": str(window.step_s * 1000),
+        "__interval": f"{window.step_s}s",
+        "__rate_interval_ms": str(window.rate_interval_s * 1000),
+        "__rate_interval": f"{window.rate_interval_s}s",
+        "__range_ms": str(window.range_s * 1000),
+        "__range_s": str(window.range_s),
+        "__range": f"{window.range_s}s",
+    }
+
+
+def substitute(expr: str, window: Window = Window(), variables: dict[str, str] | None = None) -> str:
+    """`expr` as Grafana sends it: interval variables, then user variables, longest names first.
+
+    Handles $name, ${name}, ${name:format} and [[name]]; raises QueryError if any `$` is left.
+    """
+    values = {**(variables or {}), **interval_variables(window)}
+    for name in sorted(values, key=len, reverse=True):
+        pattern = re.compile(
+            rf"\$\{{{re.escape(name)}(?::[^}}]*)?\}}|\[\[{re.escape(name)}(?::[^\]]*)?\]\]|\${re.escape(name)}(?!\w)"
+        )
+        expr = pattern.sub(values[name].replace("\\", "\\\\"), expr)
+    if "$" in expr:
+        raise QueryError(f"unresolved variable in: {expr}")
+    return expr
+
+
+# ---------------------------------------------------------------------------------------------
+# Asking Prometheus
+
+
+class PromQL:
+    """A Prometheus HTTP API client for exactly what Grafana does: range, instant, label values."""
+
+    def __init__(self, url: str, timeout: float = 10) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+
+    def _get_data(self, path: str, params: dict[str, Any]) -> Any:
+        """POST to the API (as Grafana's httpMethod: POST) and return `data`, or raise QueryError."""
+        response = httpx.post(self.url + path, data=params, timeout=self.timeout)
+        try:
+            body = response.json()
+        except ValueError as error:
+            raise QueryError(f"{path}: HTTP {response.status_code}, not JSON: {response.text[:200]}") from error
+        if response.status_code != 200 or body.get("status") != "success":
+            raise QueryError(f"{path}: HTTP {response.status_code} {body.get('errorType')}: {body.get('error')}")
+        return body["data"]
+
+    def query(self, expr: str, at: float | None = None) -> list[dict[str, Any]]:
+        """An instant query's result."""
+        params = {"query": expr, "time": f"{at if at is not None else time.time():.3f}"}
+        return self._get_data("/api/v1/query", params)["result"]  # type: ignore[no-any-return]
+
+    def query_range(self, expr: str, start: float, end: float, step_s: int) -> list[dict[str, Any]]:
+        """A range query's result (one series per label set)."""
+        params = {"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step_s}s"}
+        return self._get_data("/api/v1/query_range", params)["result"]  # type: ignore[no-any-return]
+
+    def label_values(self, label: str, match: str | None, start: float, end: float) -> list[str]:
+        """Values of `label`, optionally only on series matching the selector `match`."""
+        params: dict[str, Any] = {"start": f"{start:.3f}", "end": f"{end:.3f}"}
+        if match:
+            params["match[]"] = match
+        response = httpx.get(f"{self.url}/api/v1/label/{label}/values", params=params, timeout=self.timeout)
+        body = response.json()
+        if response.status_code != 200 or body.get("status") != "success":
+            raise QueryError(f"label_values({match}, {label}): {body.get('errorType')}: {body.get('error')}")
+        return body["data"]  # type: ignore[no-any-return]
+
+    def evaluate_panel(self, query: PanelQuery, window: Window = Window(),
+                       end: float | None = None) -> list[dict[str, Any]]:
+        """Run a panel target as Grafana would: instant at the end, range over the window, or both."""
+        end = end if end is not None else time.time()
+        expr = substitute(query.expr, window, query.variables)
+        results = []
+        if query.instant:
+            results += self.query(expr, end)
+        if query.range:
+            results += self.query_range(expr, end - window.range_s, end, window.step_s)
+        return results
+
+    def evaluate_variable(self, query: VariableQuery, window: Window = Window(),
+                          end: float | None = None) -> list[str]:
+        """Resolve a template variable query the way Grafana's Prometheus datasource does."""
+        end = end if end is not None else time.time()
+        start = end - window.range_s
+        text = substitute(query.query, window).strip()
+        if match := re.fullmatch(r"label_values\((?:(?P<selector>.+),\s*)?(?P<label>[a-zA-Z_]\w*)\s*\)", text):
+            return self.label_values(match["label"], match["selector"], start, end)
+        if match := re.fullmatch(r"query_result\((?P<expr>.+)\)", text):
+            return [json.dumps(sample) for sample in self.query(match["expr"], end)]
+        raise QueryError(f"{query}: not a variable query this check understands: {text}")
+
+    def evaluate_alert(self, query: AlertQuery, at: float | None = None) -> list[dict[str, Any]]:
+        """Run an alert rule's Prometheus step as an instant query, as Grafana evaluates it."""
+        return self.query(substitute(query.expr), at)
