@@ -21,9 +21,10 @@ def quantile(q: float, selector: str, by: str) -> str:
 
 
 def error_ratio(status: str, by: str) -> str:
-    """The share of requests answered with `status` (5xx, 4xx), per `by`."""
-    return (f'sum by ({by}) (rate(http_requests_total{{{ROUTES}, status="{status}"}}{RATE}))'
-            f" / sum by ({by}) (rate(http_requests_total{{{ROUTES}}}{RATE}))")
+    """The share of requests answered with `status` (5xx, 4xx), per `by`; 0, not "No data", when none was."""
+    everything = f"sum by ({by}) (rate(http_requests_total{{{ROUTES}}}{RATE}))"
+    return (f'(sum by ({by}) (rate(http_requests_total{{{ROUTES}, status="{status}"}}{RATE})) or {everything} * 0)'
+            f" / {everything}")
 
 
 def in_flight(by: str) -> str:
@@ -52,7 +53,8 @@ def _summary(board: dashboard.Dashboard) -> dashboard.Dashboard:
             [Q(f"sum(rate(http_requests_total{{{ROUTES}}}{RATE}))", "requests/s", instant=True)], unit="reqps"))
         .with_panel(stat_panel(
             "5xx ratio", "Share of requests answered 5xx (the API down or its database unavailable).",
-            [Q(f'sum(rate(http_requests_total{{{ROUTES}, status="5xx"}}{RATE}))'
+            # "or vector(0)": no 5xx series yet is a ratio of 0, not "No data".
+            [Q(f'(sum(rate(http_requests_total{{{ROUTES}, status="5xx"}}{RATE})) or vector(0))'
                f" / sum(rate(http_requests_total{{{ROUTES}}}{RATE}))", "5xx", instant=True)],
             unit="percentunit", thresholds=steps((None, GREEN), (0.01, YELLOW), (0.05, RED)), no_value="no traffic"))
         .with_panel(stat_panel(

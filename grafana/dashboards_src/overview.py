@@ -61,7 +61,7 @@ def _signals(board: dashboard.Dashboard) -> dashboard.Dashboard:
             link=api, width=3))
         .with_panel(stat_panel(
             "API 5xx ratio", "Share of API requests answered 5xx.",
-            [Q(f'sum(rate(http_requests_total{{job="api", status="5xx"}}{RATE})) / '
+            [Q(f'(sum(rate(http_requests_total{{job="api", status="5xx"}}{RATE})) or vector(0)) / '
                f'sum(rate(http_requests_total{{job="api"}}{RATE}))', "5xx", instant=True)], unit="percentunit",
             thresholds=steps((None, GREEN), (0.01, YELLOW), (0.05, RED)), link=api, width=3, no_value="no traffic"))
         .with_panel(stat_panel(
