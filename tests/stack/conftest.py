@@ -16,6 +16,19 @@ K6_INTERVAL_S = 8
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "disruptive: breaks part of the stack (and repairs it); runs last")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that break the stack run after every test that needs it healthy.
+
+    A fault leaves traces in Prometheus for minutes (a 5xx ratio over 5 m, say), which would make a
+    "healthy stack fires no alert" check depend on the order the files happen to run in.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("disruptive") is not None)
+
+
 @pytest.fixture(scope="session")
 def twin() -> Iterator[Twin]:
     """The compose stack, booted natively; torn down even when a test fails."""

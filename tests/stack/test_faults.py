@@ -9,6 +9,8 @@ from playwright.sync_api import Page, expect
 from tests.support.prometheus import PrometheusClient
 from tests.twin.stack import Twin
 
+pytestmark = pytest.mark.disruptive
+
 API_HEALTH_PROBE = 'probe_success{instance="http://api:8000/healthz"}'
 
 

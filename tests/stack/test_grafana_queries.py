@@ -79,7 +79,7 @@ def wait_firing(promql: PromQL, title: str, timeout: float) -> set[str]:
     raise AssertionError(f"{title} did not fire within {timeout} s; firing: {sorted(firing(promql))}")
 
 
-@pytest.mark.usefixtures("traffic")
+@pytest.mark.disruptive
 def test_killing_the_api_fires_api_down(twin: Twin, promql: PromQL, scrape_interval_s: float) -> None:
     twin.stop("api", kill=True)
     try:
@@ -92,7 +92,7 @@ def test_killing_the_api_fires_api_down(twin: Twin, promql: PromQL, scrape_inter
     assert "API down" not in firing(promql)
 
 
-@pytest.mark.usefixtures("traffic")
+@pytest.mark.disruptive
 def test_stopping_postgres_fires_postgres_down(twin: Twin, promql: PromQL, scrape_interval_s: float) -> None:
     twin.stop("postgres")
     try:

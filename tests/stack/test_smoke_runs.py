@@ -1,5 +1,7 @@
 """The k6 scheduler runs the smoke test on its schedule; Prometheus scrapes what it pushes."""
 
+import pytest
+
 from tests.stack.conftest import K6_INTERVAL_S
 from tests.support.prometheus import PrometheusClient
 from tests.twin.stack import Twin
@@ -23,6 +25,7 @@ def test_smoke_runs_succeed_on_schedule(prometheus: PrometheusClient, scrape_int
     assert list(prometheus.values(f"k6_smoke_http_req_failed_ratio{SMOKE}").values()) == [0.0]
 
 
+@pytest.mark.disruptive
 def test_a_failing_smoke_run_is_pushed_as_a_failure(
     twin: Twin, prometheus: PrometheusClient, scrape_interval_s: float
 ) -> None:
