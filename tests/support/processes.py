@@ -25,12 +25,12 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None
     raise TimeoutError(f"{what} not within {timeout} s")
 
 
-def stop_group(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
-    """SIGTERM a process started with start_new_session=True and its children; SIGKILL if they linger."""
+def stop_group(process: subprocess.Popen[bytes], timeout: float = 10, sig: int = signal.SIGTERM) -> None:
+    """Signal a process started with start_new_session=True and its children; SIGKILL if they linger."""
     if process.poll() is not None:
         return
     try:
-        os.killpg(process.pid, signal.SIGTERM)
+        os.killpg(process.pid, sig)
         process.wait(timeout)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)

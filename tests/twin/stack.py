@@ -20,11 +20,13 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
 import yaml
 
 from tests.apache._apache import make_serverroot
 from tests.support.compose import ROOT, compose, example_env
 from tests.support.postgres import ThrowawayPostgres
+from tests.support.processes import stop_group
 from tests.twin import network
 
 log = logging.getLogger("twin")
@@ -107,7 +109,7 @@ class Twin:
             database.destroy()
         self._stopped_databases.clear()
         if self._dns is not None:
-            _stop_group(self._dns)
+            stop_group(self._dns)
             self._dns = None
 
     def _start_order(self) -> list[str]:
@@ -139,7 +141,7 @@ class Twin:
                 replica.database.stop("immediate" if kill else "fast")
                 self._stopped_databases[name] = replica.database
             elif replica.process is not None:
-                _stop_group(replica.process, sig=signal.SIGKILL if kill else signal.SIGTERM)
+                stop_group(replica.process, sig=signal.SIGKILL if kill else signal.SIGTERM)
 
     def wait_healthy(self, name: str, timeout: float = START_TIMEOUT_S) -> None:
         """Wait until the service's compose healthcheck passes on every replica."""
@@ -349,17 +351,3 @@ def _port_open(address: str, port: int) -> bool:
             return True
     except OSError:
         return False
-
-
-def _stop_group(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 10) -> None:
-    """Signal a process group, wait, then SIGKILL what is left."""
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, sig)
-        process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    except ProcessLookupError:
-        pass
