@@ -12,11 +12,8 @@ from tests.support.postgres import ThrowawayPostgres
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[ThrowawayPostgres]:
     """One PostgreSQL for the session, loaded from postgres/init.sql."""
-    server = ThrowawayPostgres()
-    try:
+    with ThrowawayPostgres() as server:
         yield server
-    finally:
-        server.destroy()
 
 
 @pytest.fixture(scope="session")

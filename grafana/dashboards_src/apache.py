@@ -2,11 +2,10 @@
 
 from grafana_foundation_sdk.builders import dashboard
 
-from .common import (GREEN, RED, UP_DOWN, YELLOW, Q, gauge_panel, new_dashboard, row, stat_panel, steps,
+from .common import (RATE, GREEN, RED, UP_DOWN, YELLOW, Q, gauge_panel, new_dashboard, row, stat_panel, steps,
                      timeseries_panel)
 
 APACHE = 'job="apache"'
-RATE = "[$__rate_interval]"
 
 
 def _summary(board: dashboard.Dashboard) -> dashboard.Dashboard:

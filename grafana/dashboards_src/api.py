@@ -2,12 +2,11 @@
 
 from grafana_foundation_sdk.builders import dashboard
 
-from .common import (GREEN, RED, YELLOW, Q, bars_panel, new_dashboard, query_variable, row, stat_panel, steps,
+from .common import (RATE, GREEN, RED, YELLOW, Q, bars_panel, new_dashboard, query_variable, row, stat_panel, steps,
                      threshold_lines, timeseries_panel)
 
 API = 'job="api", instance=~"$instance"'
 ROUTES = f'{API}, handler=~"$handler"'
-RATE = "[$__rate_interval]"
 
 # The latency objectives the "API p95 latency" alert holds routes to (provisioning/alerting):
 # registrations (POST /immigration) 0.5 s, every other route 0.25 s; both are bucket boundaries.

@@ -12,6 +12,9 @@ from grafana_foundation_sdk.models import common as common_models
 from grafana_foundation_sdk.models import dashboard as models
 from grafana_foundation_sdk.models import text as text_models
 
+# Every rate() window: Grafana derives it from the step and the datasource's scrape interval.
+RATE = "[$__rate_interval]"
+
 # The uid pinned in provisioning/datasources/prometheus.yaml. Naming it here, never a ${DS_...}
 # placeholder: file provisioning does not resolve those, every panel would say "No data".
 DATASOURCE = models.DataSourceRef(type_val="prometheus", uid="promethoide-prometheus")

@@ -2,12 +2,11 @@
 
 from grafana_foundation_sdk.builders import dashboard
 
-from .common import (GREEN, NOT_DISKS, RED, YELLOW, Q, bars_panel, gauge_panel, new_dashboard, query_variable, row,
+from .common import (RATE, GREEN, NOT_DISKS, RED, YELLOW, Q, bars_panel, gauge_panel, new_dashboard, query_variable, row,
                      stat_panel, steps, timeseries_panel)
 
 NODE = 'job="node", instance=~"$instance"'
 DISKS = f'{NODE}, fstype!~"{NOT_DISKS}"'
-RATE = "[$__rate_interval]"
 BUSY = steps((None, GREEN), (0.8, YELLOW), (0.9, RED))
 MEMORY_USED = f"1 - node_memory_MemAvailable_bytes{{{NODE}}} / node_memory_MemTotal_bytes{{{NODE}}}"
 DISK_USED = f"1 - node_filesystem_avail_bytes{{{DISKS}}} / node_filesystem_size_bytes{{{DISKS}}}"

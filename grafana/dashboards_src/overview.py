@@ -2,10 +2,9 @@
 
 from grafana_foundation_sdk.builders import dashboard, stat
 
-from .common import (GREEN, NOT_DISKS, PASS_FAIL, RED, UP_DOWN, YELLOW, Q, dashboard_url, new_dashboard, row,
+from .common import (RATE, GREEN, NOT_DISKS, PASS_FAIL, RED, UP_DOWN, YELLOW, Q, dashboard_url, new_dashboard, row,
                      stat_panel, steps, text_panel, timeseries_panel)
 
-RATE = "[$__rate_interval]"
 UP = steps((None, RED), (1, GREEN))
 BUSY = steps((None, GREEN), (0.8, YELLOW), (0.9, RED))
 

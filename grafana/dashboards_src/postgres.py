@@ -6,12 +6,11 @@ labels they disagree on (0.11 adds `server`, 0.20 adds `datid` and activity deta
 
 from grafana_foundation_sdk.builders import dashboard
 
-from .common import (GREEN, ORANGE, RED, UP_DOWN, YELLOW, Q, gauge_panel, new_dashboard, query_variable, row,
+from .common import (RATE, GREEN, ORANGE, RED, UP_DOWN, YELLOW, Q, gauge_panel, new_dashboard, query_variable, row,
                      stat_panel, steps, timeseries_panel)
 
 PG = 'job="postgres"'
 DB = f'{PG}, datname=~"$datname"'
-RATE = "[$__rate_interval]"
 CONNECTIONS = f"sum(pg_stat_database_numbackends{{{PG}}})"
 MAX_CONNECTIONS = f"max(pg_settings_max_connections{{{PG}}})"
 

@@ -17,11 +17,8 @@ from tests.support.postgres import ThrowawayPostgres
 @pytest.fixture(scope="module")
 def own_postgres() -> Iterator[ThrowawayPostgres]:
     """A database of this module's own, since its tests stop it."""
-    server = ThrowawayPostgres()
-    try:
+    with ThrowawayPostgres() as server:
         yield server
-    finally:
-        server.destroy()
 
 
 @pytest.fixture(scope="module")

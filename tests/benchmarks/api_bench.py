@@ -72,19 +72,16 @@ def main() -> int:
     if not shutil.which("wrk"):
         sys.exit("wrk not found: apt-get install wrk")
 
-    postgres = ThrowawayPostgres()
-    results = []
-    try:
+    with ThrowawayPostgres() as postgres:
         db = postgres.api_env()
-        run = lambda name, server, path, script=None: results.append(  # noqa: E731
-            _run(name, server, path, args, script)
-        )
-        run("bare FastAPI endpoint", serve(db, args.workers, "tests.benchmarks.apps:bare"), "/bare")
-        run("GET /dni, instrumented (production)", serve(db, args.workers), "/dni/12345678A")
-        run("GET /dni, no instrumentation", serve(db, args.workers, "tests.benchmarks.apps:uninstrumented"), "/dni/12345678A")
-        run("POST /immigration (fresh travellers)", serve(db, args.workers), "/", HERE / "register.lua")
-    finally:
-        postgres.destroy()
+        cases = [
+            ("bare FastAPI endpoint", serve(db, args.workers, "tests.benchmarks.apps:bare"), "/bare", None),
+            ("GET /dni, instrumented (production)", serve(db, args.workers), "/dni/12345678A", None),
+            ("GET /dni, no instrumentation", serve(db, args.workers, "tests.benchmarks.apps:uninstrumented"),
+             "/dni/12345678A", None),
+            ("POST /immigration (fresh travellers)", serve(db, args.workers), "/", HERE / "register.lua"),
+        ]
+        results = [_run(name, server, path, args, script) for name, server, path, script in cases]
     report(results, args)
     return 0
 

@@ -16,17 +16,27 @@ def fresh_dni() -> str:
     return "P" + uuid.uuid4().hex[:10].upper()
 
 
+def pass_flight_check(page: Page, flight: str) -> None:
+    """From the flight step to the traveller's details."""
+    expect(page.locator("#app")).to_have_attribute("data-step", "flight")
+    page.fill("#flight", flight)
+    page.keyboard.press("Enter")
+    expect(page.locator("#app")).to_have_attribute("data-step", "details")
+
+
+def register(page: Page, name: str, lodging: str, money: str) -> None:
+    """Fill the traveller's details and submit them."""
+    page.fill("#name", name)
+    page.fill("#lodging", lodging)
+    page.fill("#money", money)
+    page.click("#register")
+
+
 def test_a_fresh_traveller_is_registered_and_stored(page: Page, twin: Twin) -> None:
     dni = fresh_dni()
     check_document(page, dni)
-    expect(page.locator("#app")).to_have_attribute("data-step", "flight")
-    page.fill("#flight", "aa 123")
-    page.keyboard.press("Enter")
-    expect(page.locator("#app")).to_have_attribute("data-step", "details")
-    page.fill("#name", "Grace Hopper")
-    page.fill("#lodging", "Hotel Alvear")
-    page.fill("#money", "1500.00")
-    page.click("#register")
+    pass_flight_check(page, "aa 123")
+    register(page, "Grace Hopper", "Hotel Alvear", "1500.00")
     expect(page.locator("#app")).to_have_attribute("data-step", "done")
     entry_id = page.locator("#entry-id").inner_text().strip()
     assert entry_id.isdigit()
@@ -54,12 +64,7 @@ def test_an_unknown_flight_is_refused(page: Page) -> None:
 
 def test_the_apis_refusal_reason_reaches_the_officer(page: Page) -> None:
     check_document(page, fresh_dni())
-    page.fill("#flight", "BA456")
-    page.keyboard.press("Enter")
-    expect(page.locator("#app")).to_have_attribute("data-step", "details")
-    page.fill("#name", "Low Funds")
-    page.fill("#lodging", "Hostel")
-    page.fill("#money", "20.00")
-    page.click("#register")
+    pass_flight_check(page, "BA456")
+    register(page, "Low Funds", "Hostel", "20.00")
     expect(page.locator("#message")).to_contain_text("below the minimum of 500.00")
     expect(page.locator("#app")).to_have_attribute("data-step", "details")

@@ -28,7 +28,7 @@ class ThrowawayPostgres:
 
     Like the postgres image: a superuser with a password, POSTGRES_DB created, then init.sql run by
     psql with ON_ERROR_STOP as that superuser, with the role passwords in the environment.
-    Usage: `pg = ThrowawayPostgres(); pg.start(); ...; pg.stop(); pg.start(); pg.destroy()`.
+    Usage: `with ThrowawayPostgres() as pg: ...; pg.stop(); pg.start()` (leaving it destroys it).
     """
 
     api_user = "immigration_api"
@@ -132,3 +132,9 @@ class ThrowawayPostgres:
         if self.running():
             self.stop("immediate")
         shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> "ThrowawayPostgres":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.destroy()
