@@ -14,14 +14,33 @@ die() {
     exit 1
 }
 
+# `up --wait-timeout` appeared in Compose 2.17.0 (docker/compose commit 9ac0392, February 2023).
+COMPOSE_MINIMUM=2.17.0
+
+# Whether version $1 (e.g. 2.40.3, v2.17.0-desktop.1) is at least $2 (MAJOR.MINOR.PATCH).
+version_at_least() {
+    local have want i
+    IFS=. read -r -a have <<<"${1#v}"
+    IFS=. read -r -a want <<<"$2"
+    for i in 0 1 2; do
+        have[i]=${have[i]:-0}
+        have[i]=${have[i]%%[!0-9]*}
+        (( ${have[i]:-0} > want[i] )) && return 0
+        (( ${have[i]:-0} < want[i] )) && return 1
+    done
+    return 0
+}
+
 require_docker() {
     command -v docker >/dev/null 2>&1 ||
         die "Docker is not installed: see https://docs.docker.com/engine/install/"
     local version
     version=$(docker compose version --short 2>/dev/null) ||
         die "Docker Compose v2 ('docker compose') is not installed: see https://docs.docker.com/compose/install/"
-    [[ $version == 2.* || $version == v2.* || $version == [3-9].* ]] ||
-        die "Docker Compose v2 or newer is needed, found $version"
+    [[ $version =~ ^v?[0-9]+\.[0-9]+ ]] ||
+        die "cannot read the Docker Compose version from '$version'"
+    version_at_least "$version" "$COMPOSE_MINIMUM" ||
+        die "Docker Compose $COMPOSE_MINIMUM or newer is needed (for 'up --wait-timeout'), found $version: see https://docs.docker.com/compose/install/"
     docker info >/dev/null 2>&1 ||
         die "cannot reach the Docker engine: is it running, and may $(id -un) use it?"
 }
@@ -30,16 +49,24 @@ random_secret() {
     od -An -N24 -tx1 /dev/urandom | tr -d ' \n'
 }
 
-# First run only: .env from .example.env, every "change-me" replaced by a random secret.
-# An existing .env is never touched.
+# The address containers reach the host at (host-gateway): the default bridge network's gateway.
+host_gateway() {
+    docker network inspect bridge --format '{{range .IPAM.Config}}{{.Gateway}}{{end}}' 2>/dev/null || true
+}
+
+# First run only: .env from .example.env, every "change-me" replaced by a random secret and
+# NODE_EXPORTER_ADDRESS set to this engine's host gateway. An existing .env is never touched.
 create_env() {
     [ -e .env ] && return
-    local line
+    local line gateway
+    gateway=$(host_gateway)
     (
         umask 077
         while IFS= read -r line || [ -n "$line" ]; do
             if [[ $line == *=change-me ]]; then
                 printf '%s%s\n' "${line%change-me}" "$(random_secret)"
+            elif [[ $line == NODE_EXPORTER_ADDRESS=* && $gateway =~ ^[0-9.]+$ ]]; then
+                printf 'NODE_EXPORTER_ADDRESS=%s\n' "$gateway"
             else
                 printf '%s\n' "$line"
             fi

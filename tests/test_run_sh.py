@@ -9,12 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.compose import services
+
 ROOT = Path(__file__).resolve().parents[1]
 
 FAKE_DOCKER = """#!/bin/sh
 echo "$*" >> "$DOCKER_CALLS"
 case "$*" in
     "compose version --short") echo "${FAKE_COMPOSE_VERSION:-2.40.3}" ;;
+    "network inspect bridge "*) printf '%s\n' "${FAKE_BRIDGE_GATEWAY-172.17.0.1}" ;;
 esac
 exit 0
 """
@@ -51,10 +54,39 @@ def test_without_docker_it_says_how_to_get_it(project: Path) -> None:
     assert "Docker is not installed" in result.stderr
 
 
-def test_compose_v1_is_refused(project: Path) -> None:
-    result = run(project, FAKE_COMPOSE_VERSION="1.29.2")
+@pytest.mark.parametrize("version", ["1.29.2", "2.16.1", "v2.16.0", "2.9.0"])
+def test_compose_without_wait_timeout_is_refused(project: Path, version: str) -> None:
+    result = run(project, FAKE_COMPOSE_VERSION=version)
     assert result.returncode == 1
-    assert "Docker Compose v2 or newer is needed, found 1.29.2" in result.stderr
+    assert f"Docker Compose 2.17.0 or newer is needed (for 'up --wait-timeout'), found {version}" in result.stderr
+    assert not any(call.startswith("compose up") for call in calls(project))
+
+
+@pytest.mark.parametrize("version", ["2.17.0", "v2.17.0", "2.17.0-desktop.1", "2.40.3", "2.100.0", "5.0.0"])
+def test_compose_2_17_and_newer_are_accepted(project: Path, version: str) -> None:
+    result = run(project, FAKE_COMPOSE_VERSION=version)
+    assert result.returncode == 0, result.stderr
+    assert any(call.startswith("compose up -d --wait --wait-timeout") for call in calls(project))
+
+
+def test_an_unreadable_compose_version_is_refused(project: Path) -> None:
+    result = run(project, FAKE_COMPOSE_VERSION="dev")
+    assert result.returncode == 1
+    assert "cannot read the Docker Compose version from 'dev'" in result.stderr
+
+
+def test_the_wait_outlasts_every_start_period() -> None:
+    wait = re.search(r"--wait-timeout (\d+)", (ROOT / "run.sh").read_text())
+    assert wait
+    for name, service in services().items():
+        start = service["healthcheck"].get("start_period", "0s")
+        assert start.endswith("s") and int(start[:-1]) < int(wait[1]), (name, start)
+
+
+@pytest.mark.parametrize(("gateway", "expected"), [("172.31.0.1", "172.31.0.1"), ("", "172.17.0.1")])
+def test_first_run_points_node_exporter_at_this_engine_s_host_gateway(project: Path, gateway: str, expected: str) -> None:
+    assert run(project, FAKE_BRIDGE_GATEWAY=gateway).returncode == 0
+    assert re.findall(r"^NODE_EXPORTER_ADDRESS=(.*)$", (project / ".env").read_text(), re.M) == [expected]
 
 
 def test_first_run_creates_env_with_random_secrets_then_starts_and_waits(project: Path) -> None:
