@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.compose import COMPOSE_FILE, ROOT, compose, example_env, services, variables_used
+from tests.support.compose import (
+    COMPOSE_FILE, DOCKER_HOST_GATEWAY, ROOT, Endpoint, compose, example_env, listen_addresses, on_host_network, ports,
+    services, variables_used,
+)
 
 SERVICES = {
     "postgres": 5432, "api": 8000, "apache": 80, "prometheus": 9090, "grafana": 3000, "node-exporter": 9100,
@@ -29,7 +32,7 @@ def test_the_services_are_the_documented_ones() -> None:
     assert set(services()) == set(SERVICES)
     for name, port in SERVICES.items():
         if port is not None:
-            assert str(port) in services()[name]["expose"], name
+            assert port in ports(name), name
 
 
 def test_each_service_starts_with_a_comment_saying_what_it_is_for() -> None:
@@ -91,7 +94,7 @@ def test_the_api_scales_without_port_clashes() -> None:
 
 
 def test_networks_keep_the_database_out_of_reach_of_the_front() -> None:
-    networks = {name: set(service["networks"]) for name, service in services().items()}
+    networks = {name: set(service.get("networks", [])) for name, service in services().items()}
     assert compose()["networks"]["backend"]["internal"] is True
     assert networks["postgres"] == {"backend"}
     assert "front" not in networks["api"]
@@ -148,3 +151,58 @@ def test_interpolated_values_stay_strings() -> None:
     # Compose interpolates after parsing: "${MINIMUM_DECLARED_MONEY:-500.00}" is "500.00", not 500.0.
     assert services()["api"]["environment"]["MINIMUM_DECLARED_MONEY"] == "500.00"
     assert services()["grafana"]["environment"]["GF_SMTP_USER"] == ""
+
+
+# ---------------------------------------------------------------------------------------------
+# node-exporter on the host's network, and no wider than it must be
+
+
+def test_node_exporter_sees_the_host_as_its_readme_runs_it() -> None:
+    # github.com/prometheus/node_exporter README, "Docker": --net=host --pid=host -v /:/host:ro,rslave.
+    node = services()["node-exporter"]
+    assert on_host_network("node-exporter") and node["pid"] == "host"
+    assert "/:/host:ro,rslave" in node["volumes"]
+    assert "--path.rootfs=/host" in node["command"]
+
+
+@pytest.mark.parametrize("name", sorted(name for name in SERVICES if on_host_network(name)))
+def test_a_host_network_service_listens_on_the_host_gateway_only(name: str) -> None:
+    service = services()[name]
+    # Compose refuses networks with network_mode; expose and ports mean nothing there.
+    assert not {"networks", "expose", "ports"} & set(service), name
+    (address,) = listen_addresses(name)
+    assert address.host == DOCKER_HOST_GATEWAY, f"{name} listens on {address.host}, not only the host gateway"
+    test = " ".join(service["healthcheck"]["test"])
+    assert f"http://{address.host}:{address.port}/" in test, f"{name}'s healthcheck asks elsewhere than it listens"
+
+
+# ---------------------------------------------------------------------------------------------
+# Healthchecks: truthful, and cheap
+
+
+def healthcheck(name: str) -> str:
+    return " ".join(str(part) for part in services()[name]["healthcheck"]["test"])
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_no_healthcheck_runs_a_scrape(name: str) -> None:
+    # /metrics is a full scrape (postgres-exporter queries the database), every 15 s on top of Prometheus'.
+    assert "/metrics" not in healthcheck(name), name
+
+
+def test_postgres_is_healthy_only_once_it_listens_on_tcp() -> None:
+    # Without -h, pg_isready asks the Unix socket, where the entrypoint's temporary init server
+    # (listen_addresses='') already answers while init.sql runs.
+    assert re.search(r"pg_isready\s.*-h\s+127\.0\.0\.1\b.*-p\s+5432\b", healthcheck("postgres"))
+
+
+def test_grafana_has_time_for_a_first_boot() -> None:
+    start = services()["grafana"]["healthcheck"]["start_period"]
+    assert re.fullmatch(r"\d+s", start) and int(start[:-1]) >= 120, start
+
+
+def test_every_provisioning_folder_the_grafana_image_has_is_shipped() -> None:
+    # The read-only mount hides the image's folders (grafana's Dockerfile: mkdir -p ... datasources,
+    # dashboards, plugins, alerting); Grafana logs an error at every start for a missing one.
+    shipped = {path.name for path in (ROOT / "grafana" / "provisioning").iterdir() if path.is_dir()}
+    assert {"datasources", "dashboards", "plugins", "alerting"} <= shipped

@@ -12,6 +12,10 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yaml"
 EXAMPLE_ENV = ROOT / ".example.env"
+# What `host-gateway` in extra_hosts means on a default Docker engine: the gateway of the default
+# bridge network, 172.17.0.0/16 (docs.docker.com, "Bridge network driver" and "Add entries to
+# container hosts file": host-gateway resolves to the default bridge's gateway address).
+DOCKER_HOST_GATEWAY = "172.17.0.1"
 
 # ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, ${VAR?error}; $$ is a literal $.
 _VARIABLE = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
@@ -85,6 +89,31 @@ def environment(service: str) -> dict[str, str]:
     return {key: str(value) for key, value in env.items()}
 
 
+def on_host_network(service: str) -> bool:
+    """Whether a service runs in the host's network namespace (network_mode: host)."""
+    return services()[service].get("network_mode") == "host"
+
+
+def listen_addresses(service: str) -> list["Endpoint"]:
+    """Where a host-network service listens, from its `--web.listen-address` flags (host:port)."""
+    flags = [str(arg) for arg in services()[service].get("command", []) if str(arg).startswith("--web.listen-address=")]
+    return [Endpoint.from_url(flag.split("=", 1)[1]) for flag in flags]
+
+
+def ports(service: str) -> list[int]:
+    """The ports a service listens on: `expose` on a compose network, its listen flags on the host's."""
+    if on_host_network(service):
+        return [endpoint.port for endpoint in listen_addresses(service)]
+    return [int(str(port).split("/")[0]) for port in services()[service].get("expose", [])]
+
+
+def host_gateway_names(client: str) -> set[str]:
+    """Names that `client` resolves to the host (extra_hosts entries NAME:host-gateway)."""
+    entries = services()[client].get("extra_hosts", [])
+    pairs = entries.items() if isinstance(entries, dict) else (str(e).split(":", 1) for e in entries)
+    return {name for name, address in pairs if address.strip("= ") == "host-gateway"}
+
+
 @dataclass(frozen=True)
 class Endpoint:
     """host:port a config file points at."""
@@ -101,10 +130,20 @@ class Endpoint:
 
 
 def assert_reaches(client: str, target: Endpoint) -> None:
-    """`client` can reach `target`: a compose service exposing that port, on a network they share."""
+    """`client` can reach `target`: a compose service exposing that port, on a network they share, or
+    (for a name `client` maps to host-gateway) a host-network service listening on the gateway address.
+    """
     all_services = services()
+    if target.host in host_gateway_names(client):
+        listening = {name: listen_addresses(name) for name in all_services if on_host_network(name)}
+        assert any(Endpoint(DOCKER_HOST_GATEWAY, target.port) in found for found in listening.values()), (
+            f"{client} points at {target.host}:{target.port} (the host gateway, {DOCKER_HOST_GATEWAY}); "
+            f"host-network services listen on {listening}"
+        )
+        return
     assert target.host in all_services, f"{client} points at {target.host}, which is no compose service"
-    exposed = {int(str(port).split("/")[0]) for port in all_services[target.host].get("expose", [])}
+    assert not on_host_network(target.host), f"{target.host} is on the host's network: no compose name reaches it"
+    exposed = ports(target.host)
     assert target.port in exposed, f"{client} points at {target.host}:{target.port}; it exposes {sorted(exposed)}"
     if client == target.host:
         return

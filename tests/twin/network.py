@@ -32,6 +32,11 @@ def bring_up_loopback() -> None:
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
 
 
+def add_local_address(address: str) -> None:
+    """Give the namespace one more local address (e.g. Docker's host gateway, 172.17.0.1)."""
+    subprocess.run(["ip", "address", "add", f"{address}/32", "dev", "lo"], check=True)
+
+
 def assign_addresses(names: dict[str, int]) -> dict[str, list[str]]:
     """One loopback address per replica of each service: 127.0.0.20, .21, ... in a stable order."""
     addresses: dict[str, list[str]] = {}

@@ -4,6 +4,8 @@ Each service is started with the command, flags, environment and mounted files i
 gives, read from docker-compose.yaml: container paths are mapped back to the files compose mounts
 (or to a private directory for a named volume or a container's /tmp), `127.0.0.1` in a healthcheck
 becomes the service's own address, and the Debian binary gets the listen flag its version spells.
+A service on the host's network (`network_mode: host`) keeps its own listen flags: the namespace is
+its host, and gets Docker's host-gateway address, which `host.docker.internal` names (extra_hosts).
 Grafana has no package on Debian or PyPI and is not started (its files are checked in tests/grafana).
 """
 
@@ -24,7 +26,7 @@ from pathlib import Path
 import yaml
 
 from tests.apache._apache import make_serverroot
-from tests.support.compose import ROOT, compose, example_env
+from tests.support.compose import DOCKER_HOST_GATEWAY, ROOT, compose, example_env
 from tests.support.postgres import ThrowawayPostgres
 from tests.support.processes import stop_group
 from tests.twin import network
@@ -84,6 +86,9 @@ class Twin:
         self.services = {n: s for n, s in self.model["services"].items() if n not in NOT_AVAILABLE}
         replicas = {name: (api_replicas if name == "api" else 1) for name in self.model["services"]}
         self.addresses = network.assign_addresses(replicas)
+        for name in self.model["services"]:
+            if self._on_host_network(name):
+                self.addresses[name] = [DOCKER_HOST_GATEWAY]
         self.replicas: dict[str, list[Replica]] = {}
         # A stopped PostgreSQL keeps its data directory, as a stopped container keeps its volume.
         self._stopped_databases: dict[str, ThrowawayPostgres] = {}
@@ -94,7 +99,11 @@ class Twin:
     def start(self) -> None:
         """Bring up the network, then every service in dependency order, each waited healthy."""
         network.bring_up_loopback()
-        self._dns = network.install_name_resolution(self.addresses, self.workdir)
+        network.add_local_address(DOCKER_HOST_GATEWAY)
+        # As in Docker: a host-network service has no name of its own; the host is host.docker.internal.
+        names = {name: found for name, found in self.addresses.items() if not self._on_host_network(name)}
+        names["host.docker.internal"] = [DOCKER_HOST_GATEWAY]
+        self._dns = network.install_name_resolution(names, self.workdir)
         for name, why in NOT_AVAILABLE.items():
             log.info("not started: %s (%s)", name, why)
         for name in self._start_order():
@@ -172,7 +181,7 @@ class Twin:
 
     def endpoints(self) -> dict[str, list[str]]:
         """Where each running service listens (its address, and port if it exposes one)."""
-        ports = {name: service.get("expose", [None])[0] for name, service in self.services.items()}
+        ports = {name: (self._ports(name) or [None])[0] for name in self.services}
         return {
             name: [f"{r.address}:{ports[name]}" if ports[name] else r.address for r in replicas]
             for name, replicas in self.replicas.items()
@@ -224,9 +233,10 @@ class Twin:
         """The native command line of a replica, and its working directory."""
         name, service = replica.service, self.services[replica.service]
         if name in DEBIAN_BINARIES:
-            listen = f"{replica.address}:{self._port(name)}"
             flags = [self._map_argument(replica, arg) for arg in service.get("command", [])]
-            flags.append(f"{LISTEN_FLAGS.get(name, '--web.listen-address')}={listen}")
+            if not self._on_host_network(name):  # on the host's network its own flag says where
+                listen = f"{replica.address}:{self._port(name)}"
+                flags.append(f"{LISTEN_FLAGS.get(name, '--web.listen-address')}={listen}")
             if name == "pushgateway":
                 flags.append("--persistence.file=")  # Debian's default writes under /var/lib
             return [_binary(DEBIAN_BINARIES[name]), *flags], self.workdir
@@ -311,12 +321,23 @@ class Twin:
             return None, False  # e.g. /mailpit readyz
         return args, False
 
+    def _on_host_network(self, name: str) -> bool:
+        return self.model["services"][name].get("network_mode") == "host"
+
+    def _ports(self, name: str) -> list[int]:
+        """The ports a service listens on: `expose`, or on the host's network its listen flags."""
+        service = self.model["services"][name]
+        if self._on_host_network(name):
+            flags = [str(a) for a in service.get("command", []) if str(a).startswith("--web.listen-address=")]
+            return [int(flag.rsplit(":", 1)[1]) for flag in flags]
+        return [int(str(port).split("/")[0]) for port in service.get("expose", [])]
+
     def _port(self, name: str) -> int:
-        """The service's first exposed container port."""
-        expose = self.model["services"][name].get("expose")
-        if not expose:
+        """The service's first port."""
+        found = self._ports(name)
+        if not found:
             raise KeyError(f"{name} exposes no port")
-        return int(str(expose[0]).split("/")[0])
+        return found[0]
 
 
 def _stack_env() -> dict[str, str]:
