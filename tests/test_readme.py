@@ -4,48 +4,21 @@ Kind of fault guarded against: a document that restates a fact the code owns (th
 once said DB_POOL_SIZE defaults to 10 while the code said 4).
 """
 
-import json
-import os
 import re
-import subprocess
-import sys
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from tests.support.api_facts import api_facts as read_api_facts
 from tests.support.compose import ROOT, ports, services
 from tests.support.markdown import Table, code_spans, table
 
 README = ROOT / "README.md"
 
-# Printed by a separate interpreter: importing app.main builds the app, which needs the settings'
-# required password, and `app` must not shadow anything in the test process.
-_API_FACTS = """
-import json
-from fastapi.testclient import TestClient
-from app.checkpoint import Refusal
-from app.config import Settings
-from app.main import create_app
-app = create_app()
-fields = {name: (None if field.is_required() else str(field.default)) for name, field in Settings.model_fields.items()}
-routes = sorted(f"{method.upper()} {path}" for path, operations in app.openapi()["paths"].items() for method in operations)
-# /metrics is left out of the OpenAPI schema; ask for it (no lifespan: no database needed).
-if TestClient(app).get("/metrics").status_code == 200:
-    routes.append("GET /metrics")
-print(json.dumps({"settings": fields, "routes": routes, "refusals": [[r.reason, r.status] for r in Refusal]}))
-"""
-
-
 @pytest.fixture(scope="module")
-def api_facts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """The API's settings (name -> default, None if required), routes and refusals, from its code."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("POSTGRES_", "DB_", "PROMETHEUS_"))}
-    env.update(PYTHONPATH=str(ROOT / "api"), POSTGRES_PASSWORD="unused")
-    # An empty working directory: Settings would also read a developer's .env.
-    result = subprocess.run([sys.executable, "-c", _API_FACTS], capture_output=True, text=True, env=env,
-                            cwd=tmp_path_factory.mktemp("api-facts"), check=True)
-    return json.loads(result.stdout)  # type: ignore[no-any-return]
+def api_facts() -> dict[str, Any]:
+    return read_api_facts()
 
 
 def dockerfile_env(path: str) -> dict[str, str]:
