@@ -105,6 +105,13 @@ def test_first_run_creates_env_with_random_secrets_then_starts_and_waits(project
     assert f"password: {admin_password}" in result.stdout
 
 
+def test_the_printed_urls_are_the_published_ports(project: Path) -> None:
+    result = run(project)
+    assert result.returncode == 0, result.stderr
+    printed = {int(port) for port in re.findall(r"http://127\.0\.0\.1:(\d+)", result.stdout)}
+    assert printed == {int(str(port).split(":")[-2]) for service in services().values() for port in service.get("ports", [])}
+
+
 def test_an_existing_env_is_never_overwritten(project: Path) -> None:
     (project / ".env").write_text("POSTGRES_PASSWORD=mine\nBIND_ADDRESS=0.0.0.0\n")
     result = run(project)

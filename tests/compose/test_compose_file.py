@@ -141,6 +141,19 @@ def test_example_env_documents_every_variable() -> None:
         assert re.search(rf"#.*\n(?:#.*\n|\w+=.*\n)*{name}=", text), f"{name} has no comment"
 
 
+def test_every_example_env_setting_is_used() -> None:
+    # A setting compose never reads is a knob that does nothing.
+    assert set(example_env()) - variables_used() == set()
+
+
+def test_the_bind_address_comment_names_the_published_ports() -> None:
+    text = (ROOT / ".example.env").read_text()
+    comment = re.search(r"# Address the published ports \(([^)]*)\)", text)
+    assert comment, "the BIND_ADDRESS comment no longer lists the published ports"
+    host_ports = {int(str(port).split(":")[-2]) for service in services().values() for port in service.get("ports", [])}
+    assert {int(port) for port in re.findall(r"\d+", comment[1])} == host_ports
+
+
 def test_the_original_typo_is_gone() -> None:
     assert "GR_SMTP_HOST=" not in (ROOT / ".example.env").read_text()
     assert "GR_SMTP" not in COMPOSE_FILE.read_text()
