@@ -53,6 +53,18 @@ def test_every_image_has_an_exact_version() -> None:
     assert "grafana/grafana:" in services()["grafana"]["image"]  # grafana-oss stopped at 12.4
 
 
+def test_every_image_tag_says_where_it_came_from() -> None:
+    # A tag nobody can show exists (the issue found grafana/grafana:13.3.0) fails the first pull.
+    lines = COMPOSE_FILE.read_text().splitlines()
+    for index, line in enumerate(lines):
+        image = re.fullmatch(r"\s+image: \S+:v?(\S+)", line)
+        if image:
+            comment = " ".join(lines[i].strip() for i in range(index - 3, index) if lines[i].strip().startswith("#"))
+            assert image[1] in comment and re.search(r"github\.com|release|changelog", comment, re.I), (
+                f"{line.strip()}: no comment above it giving the tag's source"
+            )
+
+
 def test_postgres_18_data_volume_is_mounted_where_18_keeps_its_data() -> None:
     volumes = services()["postgres"]["volumes"]
     assert "postgres-data:/var/lib/postgresql" in volumes

@@ -6,7 +6,7 @@ import re
 import pytest
 import yaml
 
-from tests.support.compose import ROOT, Endpoint, assert_reaches, environment, services
+from tests.support.compose import DOCKER_HOST_GATEWAY, ROOT, Endpoint, assert_reaches, environment, services
 
 
 def test_the_api_reaches_postgres() -> None:
@@ -70,3 +70,20 @@ def test_grafana_dashboards_are_mounted_where_the_provider_reads(mount: str) -> 
         assert paths == mounts
     else:
         assert mounts == {"/etc/grafana/provisioning"}
+
+
+def test_prometheus_reaches_node_exporter_through_the_host_gateway() -> None:
+    assert_reaches("prometheus", Endpoint("host.docker.internal", 9100))
+    assert f"--web.listen-address={DOCKER_HOST_GATEWAY}:9100" in services()["node-exporter"]["command"]
+
+
+@pytest.mark.parametrize(("client", "target", "expected"), [
+    ("grafana", Endpoint("host.docker.internal", 9100), "no compose service"),  # no extra_hosts entry
+    ("prometheus", Endpoint("host.docker.internal", 9999), "host-network services listen on"),
+    ("prometheus", Endpoint("node-exporter", 9100), "on the host's network"),  # no DNS name there
+    ("grafana", Endpoint("postgres", 5432), "share no network"),
+    ("prometheus", Endpoint("api", 9999), "it exposes"),
+])
+def test_an_unreachable_address_is_caught(client: str, target: Endpoint, expected: str) -> None:
+    with pytest.raises(AssertionError, match=expected):
+        assert_reaches(client, target)
