@@ -19,11 +19,12 @@ Every error names the offending field, e.g. ``tasks[0] (web_workflow).timeout: m
 """
 
 import math
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import yaml
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo,
                       field_validator, model_validator)
 
@@ -81,6 +82,11 @@ class Task(_Strict):
         """Classic 5-field cron only (croniter also takes 6/7-field forms with seconds and years)."""
         if len(expr.split()) != 5 or not croniter.is_valid(expr):
             raise ValueError(f"not a valid 5-field cron expression: {expr!r}")
+        try:
+            croniter(expr, datetime(2000, 1, 1)).get_next(datetime)
+        except CroniterBadDateError:
+            # Valid syntax for a date that does not exist (February 30th): it would never run.
+            raise ValueError(f"never matches a date: {expr!r}") from None
         return expr
 
     @model_validator(mode="after")

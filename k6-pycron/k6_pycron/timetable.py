@@ -78,12 +78,13 @@ class Timetable:
         self.slots = {t.name: _IntervalSlot(start + t.interval) for t in self.tasks if t.interval}
         # Local time minus monotonic time; every drop of it (a backward step, DST ending) is added
         # to `set_back`, the seconds of local time lived twice so far.
-        self._local_offset = self._local_seconds() - start
+        self._local_offset = self._local_seconds(clock.local(clock.wall())) - start
         self.set_back = 0.0
 
-    def _local_seconds(self) -> float:
-        """The current naive local time in seconds since 1970-01-01 00:00 local."""
-        return (self.clock.local(self.clock.wall()) - _EPOCH).total_seconds()
+    @staticmethod
+    def _local_seconds(local: datetime) -> float:
+        """A naive local date-time in seconds since 1970-01-01 00:00 local."""
+        return (local - _EPOCH).total_seconds()
 
     def _current_minute(self) -> int:
         """The current local minute count."""
@@ -92,11 +93,12 @@ class Timetable:
     def due(self) -> list[Task]:
         """Tasks to start now, each at most once, in config order. Advances the timetable."""
         now = self.clock.monotonic()
-        offset = self._local_seconds() - now
+        local = self.clock.local(self.clock.wall())
+        offset = self._local_seconds(local) - now
         self.set_back += max(0.0, self._local_offset - offset)
         self._local_offset = offset
         names = self._due_intervals(now)
-        current = self._current_minute()
+        current = minute_of(local)
         if current != self.seen:
             self.seen = current
             names |= self._due_crons(current)
@@ -138,8 +140,9 @@ class Timetable:
         """Unix time of task's next planned start (as the clocks read now)."""
         if task.interval:
             return self.clock.wall() + self.slots[task.name].due - self.clock.monotonic()
-        start = local_minute(max(self.virtual, self.seen))
-        return self.clock.epoch(croniter(task.cron, start).get_next(datetime))
+        # After a backward step a fixed-time task waits for the clock to pass `virtual` again.
+        after = self.seen if is_wildcard(task.cron) else max(self.virtual, self.seen)
+        return self.clock.epoch(croniter(task.cron, local_minute(after)).get_next(datetime))
 
     def period(self, task: Task) -> float:
         """Seconds between the task's latest slot and its next one, in local time (an interval task:

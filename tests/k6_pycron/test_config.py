@@ -29,6 +29,7 @@ BAD_CONFIGS = [
     ({"tasks": [_with(interval=None, cron="not cron")]}, "tasks[0] (t).cron: not a valid 5-field cron expression"),
     ({"tasks": [_with(interval=None, cron="0 * * * * *")]},
      "tasks[0] (t).cron: not a valid 5-field cron expression"),
+    ({"tasks": [_with(interval=None, cron="0 0 30 2 *")]}, "tasks[0] (t).cron: never matches a date: '0 0 30 2 *'"),
     ({"tasks": [_with(interval=None, cron=5)]}, "tasks[0] (t).cron: must be a string, got 5"),
     ({"tasks": [_with(interval=0)]}, "tasks[0] (t).interval: must be > 0, got 0"),
     ({"tasks": [_with(interval=-3)]}, "tasks[0] (t).interval: must be > 0, got -3"),

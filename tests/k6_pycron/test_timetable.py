@@ -111,6 +111,22 @@ def test_every_minute_keeps_running_for_an_hour_after_a_backward_step():
     assert [t for t in set(times) if times.count(t) > 1] == ["2026-03-04T12:01:00+00:00"]
 
 
+@pytest.mark.parametrize(("expr", "expected"), [
+    ("30 12 * * *", datetime(2026, 3, 5, 12, 30)),  # fixed-time: 12:30 already ran today, held back
+    ("* * * * *", datetime(2026, 3, 4, 11, 43)),  # wildcard: the next minute of the stepped clock
+], ids=["fixed-time", "wildcard"])
+def test_next_run_after_a_backward_step(expr, expected):
+    """The planned start after a backward step is what the timetable will do (scenarios above)."""
+    clock = SimulatedClock(datetime(2026, 3, 4, 12, 0, 30), UTC)
+    table = timetable.Timetable([_task(cron=expr)], clock)
+    for elapsed in range(5, 2491, 5):
+        clock.advance(5)
+        if elapsed == 2490:
+            clock.step_wall(-HOUR)
+        table.due()
+    assert clock.local(table.next_run(table.tasks[0])) == expected
+
+
 def test_tasks_are_independent_and_in_config_order():
     """Several tasks due in the same minute each start once, in config order."""
     clock = SimulatedClock(datetime(2026, 3, 4, 12, 59, 30), UTC)
