@@ -11,7 +11,9 @@ import subprocess
 import sys
 import time
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
+import pytest
 from croniter import croniter
 
 from .helpers import SCHEDULER, wait_for, write_config
@@ -41,21 +43,28 @@ def test_interval_task_runs_repeatedly(tmp_path, base_env, start_scheduler):
     assert proc.output().count("run end task=tick exit=0") >= 4
 
 
-def test_cron_task_first_run_is_croniter_next(tmp_path, base_env, start_scheduler):
-    """The scheduler plans a cron task for croniter's next local time, and does not run it before."""
-    now = datetime.now()
+@pytest.mark.parametrize("tz", [None, "Europe/Madrid", "America/New_York"], ids=["inherited", "madrid", "new-york"])
+def test_cron_task_first_run_is_croniter_next(tmp_path, base_env, start_scheduler, tz):
+    """The scheduler plans a cron task for croniter's next time in the process's zone (TZ), and does
+    not run it before."""
+    zone = ZoneInfo(tz) if tz else None
+    env = {**base_env, "TZ": tz} if tz else base_env
+    now = datetime.now(zone)
     # Twelve and a half hours away: it cannot come due while the test runs.
     expr = f"{(now.minute + 30) % 60} {(now.hour + 12) % 24} * * *"
     runs = tmp_path / "runs"
     config = write_config(tmp_path / "c.yaml", [
         {"name": "daily", "cron": expr, "timeout": 5, "command": ["sh", "-c", f"echo x >> {runs}"]}])
-    before = datetime.now().astimezone()
-    proc = start_scheduler(["--config", str(config)], base_env)
+    before = datetime.now(zone).astimezone(zone)
+    proc = start_scheduler(["--config", str(config)], env)
     match = wait_for(lambda: re.search(r"scheduled task=daily next=(\S+)", proc.output()), 60)
-    after = datetime.now().astimezone()
+    after = datetime.now(zone).astimezone(zone)
     assert match, proc.output()
     planned = datetime.fromisoformat(match.group(1))
-    assert planned in {croniter(expr, t).get_next(datetime) for t in (before, after)}
+    expected = {croniter(expr, t).get_next(datetime) for t in (before, after)}
+    assert planned in expected
+    # Logged in the zone's own offset at that date (what a reader of the log expects).
+    assert {planned.utcoffset()} <= {e.utcoffset() for e in expected}
     assert wait_for((tmp_path / "heartbeat").exists, 60)  # the loop has been through an iteration
     _stop(proc)
     assert not runs.exists() and "run start" not in proc.output()
