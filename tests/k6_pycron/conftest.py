@@ -78,7 +78,7 @@ def pushgateway(tmp_path):
             return False
 
     try:
-        if not wait_for(ready, 10):
+        if not wait_for(ready, 60):
             pytest.fail("pushgateway did not become ready: " + (tmp_path / "pushgateway.log").read_text())
         yield Pushgateway(url, proc)
     finally:

@@ -1,6 +1,6 @@
 """Helpers for the k6-pycron tests: scheduler processes, a Pushgateway client, an API stand-in."""
 
-import importlib.util
+import importlib
 import json
 import os
 import shutil
@@ -23,19 +23,53 @@ SERVICE_DIR = REPO / "k6-pycron"
 SCHEDULER = SERVICE_DIR / "scheduler.py"
 WORKFLOW_SCRIPT = SERVICE_DIR / "web_workflow_test.js"
 PUSHGATEWAY_BIN = os.environ.get("PUSHGATEWAY_BIN", "/usr/bin/prometheus-pushgateway")
+MODULES = ("clock", "config", "health", "loop", "summary", "timetable")
 
 
-def _load_scheduler_module():
-    """Import scheduler.py under a unique name, keeping this process's environment intact."""
+def _import_service():
+    """Import the k6_pycron package from k6-pycron/, keeping this process's environment intact."""
     saved = {k: os.environ[k] for k in ("PROMETHEUS_MULTIPROC_DIR", "prometheus_multiproc_dir") if k in os.environ}
-    spec = importlib.util.spec_from_file_location("k6_pycron_scheduler", SCHEDULER)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    os.environ.update(saved)  # the module unsets these for itself; other test suites may need them
-    return module
+    sys.path.insert(0, str(SERVICE_DIR))
+    try:
+        return {name: importlib.import_module(f"k6_pycron.{name}") for name in MODULES}
+    finally:
+        os.environ.update(saved)  # the package unsets these for itself; other test suites may need them
 
 
-sched = _load_scheduler_module()
+_modules = _import_service()
+clock, config, health, loop, summary, timetable = (_modules[name] for name in MODULES)
+
+
+class SimulatedClock(clock.SystemClock):
+    """The clock interface with hand-moved readings: advance() moves both clocks, step_wall() only
+    the wall clock (an NTP step, a restored snapshot). Local time follows `zone`'s rules."""
+
+    def __init__(self, local_start, zone):
+        """Start at a naive local date-time in zone; the monotonic clock starts at an arbitrary 1000."""
+        super().__init__(zone)
+        self._wall = local_start.replace(tzinfo=zone).timestamp()
+        self._monotonic = 1000.0
+
+    def wall(self):
+        """Simulated Unix time."""
+        return self._wall
+
+    def monotonic(self):
+        """Simulated monotonic seconds."""
+        return self._monotonic
+
+    def advance(self, seconds):
+        """Let seconds of real time pass."""
+        self._wall += seconds
+        self._monotonic += seconds
+
+    def step_wall(self, seconds):
+        """Step the wall clock alone (negative: backwards)."""
+        self._wall += seconds
+
+    def now_local(self):
+        """The current naive local date-time."""
+        return self.local(self._wall).replace(microsecond=0)
 
 
 def find_k6():

