@@ -31,7 +31,7 @@ ASSETS = {
     "favicon-32x32.png": "image/png",
 }
 # Swagger UI's own defaults would fetch the online validator's badge from another origin.
-SWAGGER_UI_PARAMETERS = {"validatorUrl": None, "tryItOutEnabled": True}
+SWAGGER_UI_PARAMETERS = {"validatorUrl": None}
 _INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL)
 
 
