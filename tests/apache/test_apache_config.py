@@ -138,6 +138,14 @@ def test_every_error_document_is_a_json_error():
     assert {"400", "404", "405", "411", "413", "414", "501", "502", "503", "504"} <= set(documents)
 
 
+def test_the_page_knows_the_reasons_of_apaches_gateway_errors():
+    """app.js tells "no API answered" (502-504 of errors/) from the API's own refusals by reason."""
+    reasons = {json.loads((ERRORS_DIR / f"{status}.json").read_text())["reason"] for status in (502, 503, 504)}
+    declared = re.search(r"GATEWAY_REASONS = new Set\(\[(.*?)\]\)", (HTML_DIR / "app.js").read_text())
+    assert declared is not None
+    assert set(re.findall(r'"(\w+)"', declared.group(1))) == reasons
+
+
 def test_trace_is_off_but_where_the_api_answers_it():
     text = HTTPD_CONF.read_text()
     assert re.findall(r"^\s*TraceEnable\s+(\w+)", text, re.MULTILINE) == ["Off", "On"]
