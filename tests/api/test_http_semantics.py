@@ -154,3 +154,11 @@ def test_the_docs_assets_are_swagger_ui_served_here(client: httpx.Client) -> Non
     style = client.get("/docs/swagger-ui.css")
     assert style.headers["content-type"].startswith("text/css")
     assert b".swagger-ui" in style.content
+
+
+def test_head_and_options_are_counted_under_their_route_template(client: httpx.Client) -> None:
+    client.head("/dni/12345678A")
+    client.options("/healthz")
+    metrics = client.get("/metrics").text
+    assert re.search(r'^http_requests_total\{handler="/dni/\{dni\}",method="HEAD",status="2xx"\} [1-9]', metrics, re.M)
+    assert re.search(r'^http_requests_total\{handler="/healthz",method="OPTIONS",status="2xx"\} [1-9]', metrics, re.M)
