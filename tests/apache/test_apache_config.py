@@ -24,6 +24,7 @@ from tests.apache._apache import (
     apache2_binary,
     make_serverroot,
 )
+from tests.support.compose import environment
 
 HTML_DIR = APACHE_DIR / "html"
 BIN_DIR = Path(sys.executable).parent
@@ -144,6 +145,13 @@ def test_the_page_knows_the_reasons_of_apaches_gateway_errors():
     declared = re.search(r"GATEWAY_REASONS = new Set\(\[(.*?)\]\)", (HTML_DIR / "app.js").read_text())
     assert declared is not None
     assert set(re.findall(r'"(\w+)"', declared.group(1))) == reasons
+
+
+def test_the_api_knows_the_prefix_apache_serves_it_under():
+    """compose's ROOT_PATH for the api is the path Apache proxies to it (the docs and schema use it)."""
+    prefix = re.search(r'^\s*ProxyPass\s+"(/[^"]*)/"\s+"http://api:8000/"', HTTPD_CONF.read_text(), re.MULTILINE)
+    assert prefix is not None
+    assert environment("api").get("ROOT_PATH") == prefix.group(1), "set ROOT_PATH in the api's compose environment"
 
 
 def test_trace_is_off_but_where_the_api_answers_it():
