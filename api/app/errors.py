@@ -52,10 +52,7 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorOut, "description": _DESCRIPTIONS[status]} for status in statuses}
 
 
-def json_error(
-    status: int, detail: str, reason: str, headers: dict[str, str] | None = None, **extra: Any
-) -> JSONResponse:
-    """The JSON error `{detail, reason}` (plus `extra` fields of `ErrorOut`) with this status."""
+def _error(status: int, detail: str, reason: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
     body = ErrorOut(detail=detail, reason=reason, **extra).model_dump(exclude_none=True)
     return JSONResponse(body, status_code=status, headers=headers)
 
@@ -78,31 +75,31 @@ async def _invalid_input(_: Request, exc: Exception) -> JSONResponse:
     # Only where and what, never the offending value: it may be personal data or 100 kB long.
     errors = [_describe(error) for error in exc.errors()]
     summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
-    return json_error(422, f"Invalid input: {summary}", "invalid_input", errors=errors)
+    return _error(422, f"Invalid input: {summary}", "invalid_input", errors=errors)
 
 
 async def _refused(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, EntryRefused)
     refusal = exc.refusal
-    return json_error(refusal.status, refusal.message.format(**exc.facts), refusal.reason)
+    return _error(refusal.status, refusal.message.format(**exc.facts), refusal.reason)
 
 
 async def _not_found(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, NotFound)
-    return json_error(404, exc.detail, exc.reason)
+    return _error(404, exc.detail, exc.reason)
 
 
 async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
     log.warning("database unavailable: %s", exc)
     retry_after = str(get_settings().retry_after_s)
-    return json_error(
+    return _error(
         503, "The database is unavailable; try again shortly.", "db_unavailable", headers={"Retry-After": retry_after}
     )
 
 
 async def _database_timeout(_: Request, exc: Exception) -> JSONResponse:
     log.warning("database timeout: %s", exc)
-    return json_error(504, "The database took too long to answer; try again.", "db_timeout")
+    return _error(504, "The database took too long to answer; try again.", "db_timeout")
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -110,20 +107,20 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     if exc.status_code == 405:
         return _method_not_allowed(request)
     reason = {400: "invalid_input", 404: "not_found"}.get(exc.status_code, "http_error")
-    return json_error(exc.status_code, str(exc.detail), reason, headers=exc.headers)
+    return _error(exc.status_code, str(exc.detail), reason, headers=exc.headers)
 
 
 def _method_not_allowed(request: Request) -> JSONResponse:
     """405 with every method of the path in `Allow` (RFC 9110 §15.5.6), not only the first route's."""
     allowed = ", ".join(allowed_methods(request.app.routes, request.scope))
-    return json_error(
+    return _error(
         405, f"This method is not allowed here; use {allowed}.", "method_not_allowed", headers={"Allow": allowed}
     )
 
 
 async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
     log.error("unexpected error: %s", type(exc).__name__)
-    return json_error(500, "Internal error; it has been logged.", "internal_error")
+    return _error(500, "Internal error; it has been logged.", "internal_error")
 
 
 def install_error_handlers(app: FastAPI) -> None:
