@@ -37,6 +37,8 @@
   // with a known answer (Apache's 504) rather than an unknown outcome.
   const POST_TIMEOUT_MS = 35000;
   const UNAVAILABLE = "The service is unavailable. Please try again.";
+  // The reasons of Apache's own answers when no API answered (apache/errors/502-504.json).
+  const GATEWAY_REASONS = new Set(["bad_gateway", "api_unavailable", "gateway_timeout"]);
 
   const $ = (id) => document.getElementById(id);
   const el = {
@@ -165,9 +167,10 @@
 
   /*
    * Calls the API. Resolves to one of
-   *   { unavailable: true, status }      network failure, timeout, or an
-   *                                      answer that is not a JSON object
-   *                                      (e.g. Apache's own 502/503 page)
+   *   { unavailable: true, status }      network failure, timeout, an
+   *                                      answer that is not a JSON object,
+   *                                      or Apache's own 502/503/504 (JSON,
+   *                                      apache/errors/: no API answered)
    *   { status, data, retryAfter }       a JSON answer from the API
    */
   async function callApi(path, { method = "GET", body, timeoutMs = GET_TIMEOUT_MS } = {}) {
@@ -196,7 +199,7 @@
       } catch (err) {
         return { unavailable: true, status: response.status };
       }
-      if (data === null || typeof data !== "object" || Array.isArray(data)) {
+      if (data === null || typeof data !== "object" || Array.isArray(data) || GATEWAY_REASONS.has(data.reason)) {
         return { unavailable: true, status: response.status };
       }
       return { status: response.status, data, retryAfter: response.headers.get("Retry-After") };

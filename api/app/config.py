@@ -45,6 +45,10 @@ class Settings(BaseSettings):
         default=Decimal("500.00"), ge=0, max_digits=12, decimal_places=2
     )
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+    # The path prefix a reverse proxy serves the API under, the proxy stripping it (compose: Apache's
+    # /api/ -> api:8000/, so ROOT_PATH=/api). The ASGI `root_path`: the OpenAPI schema's `servers` and
+    # the docs page's URLs carry it; routing does not need it (un-prefixed paths keep working).
+    root_path: str = Field(default="", pattern=r"^(/[A-Za-z0-9._~-]+)*$")
 
     def dsn_kwargs(self) -> dict[str, object]:
         """Keyword arguments for psycopg2.connect, timeouts included."""

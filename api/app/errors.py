@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 from app.checkpoint import Refusal
 from app.config import get_settings
 from app.db import DatabaseTimeout, DatabaseUnavailable
+from app.methods import allowed_methods
 from app.schemas.common import ErrorOut
 
 log = logging.getLogger(__name__)
@@ -101,10 +102,20 @@ async def _database_timeout(_: Request, exc: Exception) -> JSONResponse:
     return _error(504, "The database took too long to answer; try again.", "db_timeout")
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    reason = {400: "invalid_input", 404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    if exc.status_code == 405:
+        return _method_not_allowed(request)
+    reason = {400: "invalid_input", 404: "not_found"}.get(exc.status_code, "http_error")
     return _error(exc.status_code, str(exc.detail), reason, headers=exc.headers)
+
+
+def _method_not_allowed(request: Request) -> JSONResponse:
+    """405 with every method of the path in `Allow` (RFC 9110 §15.5.6), not only the first route's."""
+    allowed = ", ".join(allowed_methods(request.app.routes, request.scope))
+    return _error(
+        405, f"This method is not allowed here; use {allowed}.", "method_not_allowed", headers={"Allow": allowed}
+    )
 
 
 async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -10,8 +10,10 @@ from app.config import get_settings
 from app.db import DatabaseTimeout, DatabaseUnavailable, Pool
 from app.errors import install_error_handlers
 from app.limits import BodySizeLimit
+from app.methods import HttpMethods
 from app.metrics import instrument
-from app.routes import flights, health, immigration, interpol
+from app.proxy import RootPath
+from app.routes import docs, flights, health, immigration, interpol
 
 log = logging.getLogger("app")
 
@@ -39,17 +41,26 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(*, instrumented: bool = True) -> FastAPI:
     """The application, with its routes, error handlers and (unless benchmarking their cost) metrics."""
-    logging.basicConfig(level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = FastAPI(
         title="Promethoide immigration checkpoint",
         version="1.0.0",
         description="Checks a traveller's document and flight and registers their entry.",
         lifespan=lifespan,
+        # FastAPI's own pages load their scripts from CDNs: /docs is served by app.routes.docs
+        # instead, and ReDoc is not offered.
+        docs_url=None,
+        redoc_url=None,
     )
-    for module in (health, interpol, flights, immigration):
+    for module in (health, interpol, flights, immigration, docs):
         app.include_router(module.router)
     install_error_handlers(app)
+    # Innermost first: method semantics see the route list with the root path already set.
+    app.add_middleware(HttpMethods, routes=app.routes)
     app.add_middleware(BodySizeLimit)
+    if settings.root_path:
+        app.add_middleware(RootPath, root_path=settings.root_path)
     if instrumented:
         instrument(app)
     return app

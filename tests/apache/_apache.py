@@ -7,6 +7,7 @@ SERVERROOT/
     modules -> /usr/lib/apache2/modules   (Debian's shared modules)
     htdocs  -> <repo>/apache/html          (the image copies it to htdocs/)
     cgi-bin -> <repo>/apache/cgi-bin       (the image copies it to cgi-bin/)
+    errors  -> <repo>/apache/errors        (the image copies it to errors/)
     logs/                                   (pid file, cgid socket)
 """
 
@@ -53,11 +54,12 @@ def make_serverroot(root: Path) -> Path:
         ("modules", DEBIAN_MODULES),
         ("htdocs", APACHE_DIR / "html"),
         ("cgi-bin", APACHE_DIR / "cgi-bin"),
+        ("errors", APACHE_DIR / "errors"),
     ):
         link = root / name
         if not link.exists():
             link.symlink_to(target)
-    for path in [root, APACHE_DIR / "html", APACHE_DIR / "cgi-bin"]:
+    for path in [root, APACHE_DIR / "html", APACHE_DIR / "cgi-bin", APACHE_DIR / "errors"]:
         for part in [path, *path.parents]:
             if not os.stat(part).st_mode & 0o001:
                 raise RuntimeError(

@@ -38,6 +38,7 @@ DELAY_SECONDS = "1"
 DOC_GET = "12345678A"
 DOC_POST = "99887766Z"
 DOC_BROKEN = "55443322K"
+SLOW_BACKEND_S = 35  # above the ProxyPass timeout (30 s)
 
 
 class Backend(BaseHTTPRequestHandler):
@@ -59,6 +60,9 @@ class Backend(BaseHTTPRequestHandler):
             "body": body.decode("utf-8", "replace"),
         }
         self.server.seen.append(seen)
+        if self.path.startswith("/slow"):
+            # Slower than ProxyPass timeout=30: apache answers 504.
+            time.sleep(SLOW_BACKEND_S)
         if "/" + DOC_BROKEN in self.path:
             # A backend that dies mid-request: apache answers 502 and logs
             # an error; the document number must not be in that error.
@@ -70,9 +74,10 @@ class Backend(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(out)))
         self.end_headers()
-        self.wfile.write(out)
+        if self.command != "HEAD":
+            self.wfile.write(out)
 
-    do_GET = do_POST = do_DELETE = _answer
+    do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = _answer
 
     def log_message(self, *args) -> None:  # keep the output clean
         pass
@@ -130,6 +135,29 @@ def request(method, path, *, port=80, body=None, headers=None, timeout=10):
         "body": data.decode("utf-8", "replace"),
         "seconds": time.monotonic() - t0,
     }
+
+
+def raw_request(data: bytes) -> dict:
+    """Send bytes as they are (requests http.client would not send); the answer's status, headers, body."""
+    with socket.create_connection((APACHE, 80), timeout=10) as s:
+        s.sendall(data)
+        answer = b""
+        while True:
+            try:
+                got = s.recv(65536)
+            except OSError:
+                break
+            if not got:
+                break
+            answer += got
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return {"status": int(lines[0].split(" ", 2)[1]), "headers": headers,
+            "body": body.decode("utf-8", "replace")}
 
 
 def chunked_post(path: str, size: int) -> int:
@@ -205,6 +233,11 @@ def main() -> None:
         probes["post_static"] = request("POST", "/", body=b"{}")
         probes["put_static"] = request("PUT", "/index.html", body=b"x")
         probes["head_index"] = request("HEAD", "/")
+        probes["options_static"] = request("OPTIONS", "/index.html")
+        probes["brew_static"] = request("BREW", "/")
+        probes["trace_errors"] = request("TRACE", "/errors/405.json")
+        probes["get_errors"] = request("GET", "/errors/404.json")
+        probes["trace_delay"] = request("TRACE", "/delay")
 
         # --- the proxy ----------------------------------------------------
         probes["api_dni"] = request("GET", f"/api/dni/{DOC_GET}?q={DOC_GET}")
@@ -216,7 +249,27 @@ def main() -> None:
         probes["api_post"] = request(
             "POST", "/api/immigration", body=payload,
             headers={"Content-Type": "application/json"})
+        # Slower than the proxy's timeout: a 504, asked for now and read at
+        # the end, so the wait overlaps the other probes.
+        slow: dict = {}
+        slow_thread = threading.Thread(
+            target=lambda: slow.update(request("GET", "/api/slow", timeout=60)))
+        slow_thread.start()
         probes["api_delete"] = request("DELETE", f"/api/dni/{DOC_GET}")
+        for method in ("HEAD", "PUT", "PATCH", "OPTIONS", "TRACE"):
+            probes[f"api_{method.lower()}"] = request(method, "/api/healthz")
+        probes["api_brew"] = request("BREW", "/api/healthz")
+        probes["api_propfind"] = request("PROPFIND", "/api/healthz")
+        probes["api_metrics"] = request("GET", "/api/metrics")
+        probes["api_metrics_encoded"] = request("GET", "/api/%6detrics")
+        probes["api_metrics_slashes"] = request("GET", "/api//metrics")
+        probes["api_bare"] = request("GET", "/api")
+        probes["api_uri_too_long"] = request("GET", "/api/dni/" + "A" * 9000)
+        probes["api_bad_escape"] = raw_request(
+            b"GET /api/dni/%zz HTTP/1.1\r\nHost: apache\r\nConnection: close\r\n\r\n")
+        probes["api_chunked"] = raw_request(
+            b"POST /api/immigration HTTP/1.1\r\nHost: apache\r\nConnection: close\r\n"
+            b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n")
         probes["api_big_cl"] = request(
             "POST", "/api/immigration", body=b"x" * 20000,
             headers={"Content-Type": "application/json"})
@@ -241,6 +294,9 @@ def main() -> None:
         probes["api_unresolvable"] = request("GET", f"/api/dni/{DOC_GET}")
         write_hosts(hosts, base_hosts, [API_A])
 
+        slow_thread.join(timeout=60)
+        probes["api_slow"] = slow
+
         # --- mod_status ---------------------------------------------------
         probes["status_port80_auto"] = request("GET", "/server-status?auto")
         probes["status_port80_html"] = request("GET", "/server-status")
@@ -250,6 +306,7 @@ def main() -> None:
             "GET", "/server-status", port=8081)
         probes["internal_root"] = request("GET", "/", port=8081)
         probes["internal_api"] = request("GET", "/api/dni/X1", port=8081)
+        probes["internal_trace"] = request("TRACE", "/server-status?auto", port=8081)
 
         # --- /delay -------------------------------------------------------
         probes["delay"] = request("GET", "/delay", timeout=15)

@@ -5,6 +5,7 @@ and the operator page (CSP-compatible markup, ids used by app.js).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -23,6 +24,7 @@ from tests.apache._apache import (
     apache2_binary,
     make_serverroot,
 )
+from tests.support.compose import environment
 
 HTML_DIR = APACHE_DIR / "html"
 BIN_DIR = Path(sys.executable).parent
@@ -119,6 +121,46 @@ def test_config_is_portable():
     assert "${" not in text, "no ${VAR}: httpd fails on an undefined one"
 
 
+ERRORS_DIR = APACHE_DIR / "errors"
+
+
+def test_every_error_document_is_a_json_error():
+    """Each ErrorDocument names a file of errors/ holding {detail, reason}, and each file is used."""
+    text = HTTPD_CONF.read_text()
+    documents = dict(re.findall(r"^\s*ErrorDocument\s+(\d{3})\s+/errors/(\S+)\s*$", text, re.MULTILINE))
+    assert len(re.findall(r"^\s*ErrorDocument\b", text, re.MULTILINE)) == len(documents)
+    assert set(documents.values()) == {path.name for path in ERRORS_DIR.iterdir()}
+    for status, name in documents.items():
+        assert name == f"{status}.json"
+        body = json.loads((ERRORS_DIR / name).read_text())
+        assert set(body) == {"detail", "reason"}, name
+        assert re.fullmatch(r"[a-z_]+", body["reason"]), name
+    # Every error Apache itself can answer under /api/ (issue 9).
+    assert {"400", "404", "405", "411", "413", "414", "501", "502", "503", "504"} <= set(documents)
+
+
+def test_the_page_knows_the_reasons_of_apaches_gateway_errors():
+    """app.js tells "no API answered" (502-504 of errors/) from the API's own refusals by reason."""
+    reasons = {json.loads((ERRORS_DIR / f"{status}.json").read_text())["reason"] for status in (502, 503, 504)}
+    declared = re.search(r"GATEWAY_REASONS = new Set\(\[(.*?)\]\)", (HTML_DIR / "app.js").read_text())
+    assert declared is not None
+    assert set(re.findall(r'"(\w+)"', declared.group(1))) == reasons
+
+
+def test_the_api_knows_the_prefix_apache_serves_it_under():
+    """compose's ROOT_PATH for the api is the path Apache proxies to it (the docs and schema use it)."""
+    prefix = re.search(r'^\s*ProxyPass\s+"(/[^"]*)/"\s+"http://api:8000/"', HTTPD_CONF.read_text(), re.MULTILINE)
+    assert prefix is not None
+    assert environment("api").get("ROOT_PATH") == prefix.group(1), "set ROOT_PATH in the api's compose environment"
+
+
+def test_trace_is_off_but_where_the_api_answers_it():
+    text = HTTPD_CONF.read_text()
+    assert re.findall(r"^\s*TraceEnable\s+(\w+)", text, re.MULTILINE) == ["Off", "On"]
+    port80 = text[text.index("<VirtualHost *:80>"):text.index("</VirtualHost>")]
+    assert re.search(r"^\s*TraceEnable On\s*$", port80, re.MULTILINE)
+
+
 def test_config_hardening_directives():
     text = HTTPD_CONF.read_text()
     for directive in ("ServerTokens Prod", "ServerSignature Off", "TraceEnable Off",
@@ -148,7 +190,7 @@ def test_dockerfile_contents():
     assert "conf/httpd.conf" in text
     assert "HEALTHCHECK" in text
     assert re.search(r"^EXPOSE 80\b", text, re.MULTILINE)
-    for path in ("httpd.conf", "html/", "cgi-bin/delay", "healthcheck.sh"):
+    for path in ("httpd.conf", "html/", "cgi-bin/delay", "healthcheck.sh", "errors/"):
         assert path in text
         assert (APACHE_DIR / path).exists()
 

@@ -3,7 +3,8 @@ namespace, in front of stand-in API backends (see _inside.py, which sends
 the requests and records what it saw; this module asserts on it).
 
 Needs root (unshare, mount) plus apache2, iproute2 and util-linux
-(tests/apache/install-deps.sh). Takes about 3 s.
+(tests/apache/install-deps.sh). Takes about 35 s: one probe waits out the
+proxy's 30 s timeout (504), while the others run.
 """
 
 from __future__ import annotations
@@ -129,11 +130,85 @@ def test_error_pages_carry_security_headers(live):
     assert "content-security-policy" in missing["headers"]
 
 
-def test_methods(live):
-    assert probe(live, "trace")["status"] == 405  # TraceEnable Off
-    assert probe(live, "post_static")["status"] == 405
-    assert probe(live, "put_static")["status"] == 405
-    assert probe(live, "api_delete")["status"] == 405
+STATIC_405 = ["trace", "post_static", "put_static", "options_static", "brew_static", "trace_delay"]
+
+
+@pytest.mark.parametrize("name", STATIC_405)
+def test_the_page_is_read_only(live, name):
+    answer = probe(live, name)
+    assert answer["status"] == 405
+    assert answer["headers"]["allow"] == "GET, HEAD"  # RFC 9110 §15.5.6
+    assert json_error(answer)["reason"] == "method_not_allowed"
+
+
+def test_trace_is_never_echoed(live):
+    for name, answer in live["probes"].items():
+        if isinstance(answer, dict) and "body" in answer:
+            assert "TRACE /" not in answer["body"], name
+    assert probe(live, "internal_trace")["status"] == 405  # port 8081: TraceEnable Off
+
+
+@pytest.mark.parametrize("method", ["DELETE", "HEAD", "PUT", "PATCH", "OPTIONS", "TRACE"])
+def test_api_methods_are_the_apis_to_answer(live, method):
+    seen = [s for s in live["backend_seen"] if s["method"] == method]
+    assert seen, f"{method} did not reach the API"
+    assert probe(live, f"api_{method.lower()}")["status"] == 200  # the stand-in takes everything
+
+
+@pytest.mark.parametrize("name", ["api_brew", "api_propfind"])
+def test_api_methods_no_route_can_declare_are_not_implemented(live, name):
+    answer = probe(live, name)
+    assert answer["status"] == 501
+    assert json_error(answer)["reason"] == "not_implemented"
+    assert not [s for s in live["backend_seen"] if s["method"] in ("BREW", "PROPFIND")]
+
+
+# ------------------------------------------- errors Apache answers itself
+
+def json_error(answer):
+    """The body of an error answered as the API's JSON contract {detail, reason}."""
+    assert answer["headers"]["content-type"] == "application/json", answer["headers"]
+    body = json.loads(answer["body"])
+    assert set(body) == {"detail", "reason"} and all(isinstance(v, str) and v for v in body.values())
+    return body
+
+
+# (probe, status, reason): every answer Apache gives itself under /api/.
+API_ERRORS = [
+    ("api_metrics", 404, "not_found"),  # /metrics is internal: never proxied
+    ("api_metrics_encoded", 404, "not_found"),
+    ("api_metrics_slashes", 404, "not_found"),
+    ("api_bare", 404, "not_found"),
+    ("api_uri_too_long", 414, "uri_too_long"),
+    ("api_bad_escape", 400, "bad_request"),
+    ("api_big_cl", 413, "body_too_large"),
+    ("api_chunked", 411, "length_required"),
+    ("api_broken_backend", 502, "bad_gateway"),
+    ("api_all_down", 503, "api_unavailable"),
+    # An API that does not answer within the proxy's timeout: mod_proxy_http
+    # answers 502, not 504 (httpd's modules/proxy/mod_proxy_http.c, AH01102).
+    ("api_slow", 502, "bad_gateway"),
+    ("api_brew", 501, "not_implemented"),
+]
+
+
+@pytest.mark.parametrize(("name", "status", "reason"), API_ERRORS)
+def test_apaches_own_errors_under_api_are_json(live, name, status, reason):
+    answer = probe(live, name)
+    assert answer["status"] == status
+    assert json_error(answer)["reason"] == reason
+    assert answer["headers"]["cache-control"] == "no-store"
+    assert answer["headers"]["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+
+
+def test_metrics_never_reach_the_api_through_apache(live):
+    assert not [s for s in live["backend_seen"] if "metrics" in s["path"]]
+
+
+def test_error_bodies_are_not_served_directly(live):
+    assert probe(live, "get_errors")["status"] == 404
+    assert probe(live, "trace_errors")["status"] == 404
+    assert "not_found" not in probe(live, "get_errors")["body"]
 
 
 # --------------------------------------------------------------- the proxy
@@ -229,6 +304,11 @@ def test_access_log_has_no_document_numbers(live):
     assert '"GET /api/dni HTTP/1.1" 200' in log
     assert '"POST /api/immigration HTTP/1.1" 200' in log
     assert '"GET /delay HTTP/1.1" 200' in log
+    # Answers by ErrorDocument are logged as the request came in, not as the
+    # internal GET of /errors/NNN.json.
+    assert '"PUT /index.html HTTP/1.1" 405' in log
+    assert '"GET /api/metrics HTTP/1.1" 404' in log
+    assert "A" * 100 not in log  # the 414's URI
     for doc in DOCS:
         assert doc not in log
 
