@@ -32,12 +32,14 @@ def dockerfile_env(path: str) -> dict[str, str]:
 
 
 def settings_rows() -> list[tuple[str, str]]:
-    """(variable, documented default) pairs of the settings table; None-like '—' for required."""
+    """(variable, documented default) pairs of the settings table; '—' for required, '' for "empty"."""
     pairs = []
     for record in table(README, "variable", "default", "meaning").records():
         names, defaults = code_spans(record["variable"]), code_spans(record["default"])
         if record["default"].startswith("—"):
             defaults = ["—"] * len(names)
+        elif record["default"].startswith("empty"):  # an empty string has no code span to write it in
+            defaults = [""] * len(names)
         assert len(names) == len(defaults), f"settings row {record['variable']}: names and defaults do not pair up"
         pairs += zip(names, defaults, strict=True)
     return pairs
