@@ -8,7 +8,6 @@ import shutil
 import sqlite3
 import stat
 import subprocess
-import sys
 import tarfile
 import tempfile
 import time
@@ -22,9 +21,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.postgres import ThrowawayPostgres
 from tests.support.processes import free_port, stop_group, wait_until
+from tests.support.run_sh import RunSh
 
-ROOT = Path(__file__).resolve().parents[2]
-PROJECT_FILES = ["run.sh", ".example.env", "backup/backup.sh", "postgres/backup.sh", "postgres/init.sql"]
 SERVICES = "postgres,api,apache,k6,grafana,prometheus,pushgateway"
 NAME = re.compile(r"^promethoide-[0-9]{8}T[0-9]{6}Z$")
 
@@ -56,20 +54,17 @@ def pushgateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @dataclass
 class Project:
-    """A copy of the project's files run.sh needs, its stand-in docker, and the servers behind it."""
+    """run.sh with the stand-in docker, a PostgreSQL, and the Grafana and Prometheus volumes as directories."""
 
-    dir: Path
+    sh: RunSh
     postgres: ThrowawayPostgres
     volumes: Path
-    env: dict[str, str]
 
     def run(self, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["bash", str(self.dir / "run.sh"), *args], capture_output=True, text=True,
-                              env={**self.env, **extra}, timeout=300)
+        return self.sh.run(*args, **extra)
 
     def calls(self) -> list[str]:
-        path = self.dir / "calls"
-        return path.read_text().splitlines() if path.exists() else []
+        return self.sh.calls()
 
     def backups(self, root: Path) -> list[Path]:
         return sorted(p for p in root.iterdir() if NAME.match(p.name))
@@ -77,14 +72,6 @@ class Project:
 
 @pytest.fixture
 def project(tmp_path: Path, pushgateway: str) -> Iterator[Project]:
-    for name in PROJECT_FILES:
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / name, tmp_path / name)
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    docker = bin_dir / "docker"
-    docker.write_text(f"#!{sys.executable}\n" + (ROOT / "tests" / "support" / "docker_standin.py").read_text())
-    docker.chmod(0o755)
     volumes = tmp_path / "volumes"
     (volumes / "grafana").mkdir(parents=True)
     (volumes / "prometheus" / "chunks_head").mkdir(parents=True)
@@ -94,16 +81,11 @@ def project(tmp_path: Path, pushgateway: str) -> Iterator[Project]:
         db.execute("INSERT INTO user VALUES ('operator')")
     db.close()
     with ThrowawayPostgres() as pg:
-        (tmp_path / ".env").write_text(f"POSTGRES_DB={pg.database}\nPOSTGRES_USER={pg.superuser}\n")
-        env = {
-            "PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path), "DOCKER_CALLS": str(tmp_path / "calls"),
-            "STANDIN_SERVICES": SERVICES,
-            "STANDIN_ENV_POSTGRES": json.dumps({"PGHOST": str(pg.dir), "PGPORT": str(pg.port),
-                                                "POSTGRES_USER": pg.superuser, "POSTGRES_DB": pg.database}),
-            "STANDIN_PATHS": json.dumps({"/var/lib/grafana": str(volumes / "grafana"), "/prometheus": str(volumes / "prometheus")}),
-            "STANDIN_ADDRESS_PUSHGATEWAY": pushgateway,
-        }
-        yield Project(tmp_path, pg, volumes, env)
+        copy = RunSh.copy(
+            tmp_path, pg, SERVICES, STANDIN_ADDRESS_PUSHGATEWAY=pushgateway,
+            STANDIN_PATHS=json.dumps({"/var/lib/grafana": str(volumes / "grafana"), "/prometheus": str(volumes / "prometheus")}),
+        )
+        yield Project(copy, pg, volumes)
 
 
 def register(pg: ThrowawayPostgres, first: int, count: int) -> None:
