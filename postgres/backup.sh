@@ -20,8 +20,9 @@ db=${POSTGRES_DB:?POSTGRES_DB is not set}
 export PGUSER="${POSTGRES_USER:?POSTGRES_USER is not set}"
 staging="${db}_restore"
 
+# On the maintenance database; "does not exist, skipping" notices are not news.
 psql_admin() {
-    psql -X -q -A -t -v ON_ERROR_STOP=1 -d postgres "$@"
+    PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning" psql -X -q -A -t -v ON_ERROR_STOP=1 -d postgres "$@"
 }
 
 # Every table of the public schema with its row count, as "table<TAB>rows", sorted by name.
