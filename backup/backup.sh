@@ -48,6 +48,16 @@ volume_read() {
     docker compose run --rm --no-deps -T --entrypoint "$1" "$service" "${@:2}"
 }
 
+# Runs a command while a service is stopped, and starts the service again even when the command fails.
+while_stopped() {
+    local service=$1 status=0
+    shift
+    docker compose stop "$service"
+    "$@" || status=$?
+    docker compose start "$service"
+    return "$status"
+}
+
 push_backup_metrics() {
     local success=$1 duration=$2 bytes=$3 now body
     now=$(date -u +%s)
@@ -166,9 +176,7 @@ backup() {
 
     if has_service grafana; then
         echo "Copying Grafana's database (Grafana is stopped for the copy)..."
-        docker compose stop grafana
-        volume_read grafana cat /var/lib/grafana/grafana.db > "$partial/grafana.db"
-        docker compose start grafana
+        while_stopped grafana volume_read grafana cat /var/lib/grafana/grafana.db > "$partial/grafana.db"
     fi
     if has_service alertmanager; then
         docker compose exec -T alertmanager amtool silence query -o json \
@@ -176,9 +184,7 @@ backup() {
     fi
     if [[ $with_prometheus == true ]]; then
         echo "Copying Prometheus's TSDB (Prometheus is stopped for the copy: a gap in the graphs)..."
-        docker compose stop prometheus
-        volume_read prometheus tar -cf - -C /prometheus . > "$partial/prometheus.tar"
-        docker compose start prometheus
+        while_stopped prometheus volume_read prometheus tar -cf - -C /prometheus . > "$partial/prometheus.tar"
     fi
 
     write_manifest "$partial" "$started" "$info"
@@ -233,48 +239,51 @@ restart_writers() {
     docker compose up -d --wait --wait-timeout 120 api k6
 }
 
+# A restore that stops half-way: no staging database left behind, and the API serves again (on the
+# old data if the swap had not happened yet, on the restored data if it had).
+restore_interrupted() {
+    local status=$?
+    rm -f -- "$RESTORE_STAGED"
+    postgres_backup discard || true
+    restart_writers || true
+    echo "run.sh: restore FAILED (see above); the API was started again" >&2
+    exit "$status"
+}
+
 restore() {
     [[ $# -eq 1 ]] || die "restore: give one backup directory (use: restore DIR)"
-    local dir=${1%/} staged
+    local dir=${1%/}
     verify_backup "$dir"
     echo "Backup $dir verified (checksums, format, schema version)."
 
     docker compose up -d --wait --wait-timeout 120 postgres
     echo "Stopping the API and the smoke tests during the restore..."
+    RESTORE_STAGED=$(mktemp)
+    trap 'restore_interrupted' EXIT
     docker compose stop api k6
-    staged=$(mktemp)
-    if ! postgres_backup stage < "$dir/postgres.dump" > "$staged"; then
-        rm -f "$staged"
-        restart_writers
+    postgres_backup stage < "$dir/postgres.dump" > "$RESTORE_STAGED" ||
         die "restore: PostgreSQL could not restore the dump; the live database is untouched"
-    fi
-    if ! diff -u "$dir/postgres.rows.tsv" "$staged" >&2; then
-        rm -f "$staged"
-        postgres_backup discard
-        restart_writers
+    diff -u "$dir/postgres.rows.tsv" "$RESTORE_STAGED" >&2 ||
         die "restore: restored row counts differ from the manifest (above); the live database is untouched"
-    fi
-    rm -f "$staged"
     postgres_backup promote
     echo "PostgreSQL restored; row counts match the manifest."
 
     if [[ -f $dir/grafana.db ]] && has_service grafana; then
-        docker compose stop grafana
-        volume_read grafana sh -c 'cat > /var/lib/grafana/grafana.db.restore &&
+        while_stopped grafana volume_read grafana sh -c 'cat > /var/lib/grafana/grafana.db.restore &&
             rm -f /var/lib/grafana/grafana.db-journal /var/lib/grafana/grafana.db-wal /var/lib/grafana/grafana.db-shm &&
             mv /var/lib/grafana/grafana.db.restore /var/lib/grafana/grafana.db' < "$dir/grafana.db"
-        docker compose start grafana
         echo "Grafana's database restored."
     fi
     if [[ -f $dir/prometheus.tar ]] && has_service prometheus; then
-        docker compose stop prometheus
-        volume_read prometheus sh -c 'rm -rf /prometheus/* && tar -xf - -C /prometheus' < "$dir/prometheus.tar"
-        docker compose start prometheus
+        while_stopped prometheus volume_read prometheus sh -c 'rm -rf /prometheus/* && tar -xf - -C /prometheus' \
+            < "$dir/prometheus.tar"
         echo "Prometheus's TSDB restored."
     fi
     if [[ -f $dir/alertmanager-silences.json ]] && has_service alertmanager; then
         restore_silences "$dir/alertmanager-silences.json"
     fi
+    trap - EXIT
+    rm -f -- "$RESTORE_STAGED"
     restart_writers
     echo "Restore complete from $dir; the API is serving again."
 }

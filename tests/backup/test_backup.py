@@ -240,6 +240,30 @@ def test_a_failed_backup_leaves_nothing_and_pushes_the_failure(project: Project,
     assert metrics["promethoide_backup_last_success_timestamp_seconds"] == last_success
 
 
+def test_grafana_is_started_again_when_its_copy_fails(project: Project, tmp_path: Path) -> None:
+    result = project.run("backup", str(tmp_path / "store"), STANDIN_FAIL="grafana")
+    assert result.returncode != 0
+    assert "backup FAILED" in result.stderr
+    assert list((tmp_path / "store").iterdir()) == []
+    calls = project.calls()
+    assert position(calls, "compose run --rm --no-deps -T --entrypoint cat grafana") < position(calls, "compose start grafana")
+
+
+def test_a_restore_that_fails_after_the_swap_still_starts_the_api_again(project: Project, tmp_path: Path) -> None:
+    register(project.postgres, 1, 12)
+    assert project.run("backup", str(tmp_path / "store")).returncode == 0
+    [backup] = project.backups(tmp_path / "store")
+    project.postgres.psql("DELETE FROM immigration")
+    (tmp_path / "calls").unlink()
+    result = project.run("restore", str(backup), STANDIN_FAIL="grafana")
+    assert result.returncode != 0
+    assert "restore FAILED (see above); the API was started again" in result.stderr
+    assert project.postgres.psql("SELECT count(*) FROM immigration") == "12"  # the database part was done
+    calls = project.calls()
+    assert position(calls, "compose start grafana") < position(calls, "compose up -d --wait --wait-timeout 120 api k6")
+    assert calls[-1] == "compose up -d --wait --wait-timeout 120 api k6"
+
+
 def test_old_backups_are_pruned_and_nothing_else(project: Project, tmp_path: Path) -> None:
     store = tmp_path / "store"
     old, recent, foreign = store / "promethoide-20200101T000000Z", store / "promethoide-20991231T000000Z", store / "promethoide-keep"
