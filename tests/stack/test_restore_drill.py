@@ -24,7 +24,10 @@ from tests.twin.stack import Twin
 
 LOCUSTFILE = Path(__file__).resolve().parents[2] / "api" / "load" / "performance_tests.py"
 # The alert of backup/ALERT.md: empty while the last good backup is younger than a day.
-BACKUP_TOO_OLD = "time() - promethoide_backup_last_success_timestamp_seconds > 86400"
+BACKUP_TOO_OLD = (
+    'time() - promethoide_backup_last_success_timestamp_seconds{job="promethoide_backup"} > 86400 '
+    'or absent_over_time(promethoide_backup_last_success_timestamp_seconds{job="promethoide_backup"}[1d])'
+)
 
 
 @dataclass(frozen=True)
