@@ -31,6 +31,12 @@ postgres_backup() {
     docker compose exec -T postgres sh -c "$(cat postgres/backup.sh)" backup.sh "$@"
 }
 
+# A path given on the command line, as the caller meant it: run.sh has changed to the project directory
+# (cd sets OLDPWD to where the caller was).
+caller_path() {
+    if [[ $1 == /* ]]; then echo "$1"; else echo "${OLDPWD:-$PWD}/$1"; fi
+}
+
 has_service() {
     docker compose config --services 2>/dev/null | grep -qx "$1"
 }
@@ -90,7 +96,7 @@ json_string() {
 
 # manifest.json of the backup in $1 (files listed are those present, manifest excluded).
 write_manifest() {
-    local dir=$1 started=$2 info=$3 file first=1 table rows
+    local dir=$1 started=$2 info=$3 file first=1 table rows image
     {
         printf '{\n  "format": %s,\n' "$BACKUP_FORMAT"
         printf '  "created_at": %s,\n' "$(json_string "$started")"
@@ -98,9 +104,19 @@ write_manifest() {
         printf '  "written_by": {\n'
         printf '    "promethoide": %s,\n' "$(json_string "$(git rev-parse HEAD 2>/dev/null || echo unknown)")"
         printf '    "postgres_server": %s,\n' "$(json_string "$(sed -n 's/^server_version=//p' "$info")")"
-        printf '    "pg_dump": %s\n  },\n' "$(json_string "$(sed -n 's/^pg_dump_version=//p' "$info")")"
+        printf '    "pg_dump": %s,\n' "$(json_string "$(sed -n 's/^pg_dump_version=//p' "$info")")"
+        printf '    "images": ['
+        first=1
+        while IFS= read -r image; do
+            [[ -n $image ]] || continue
+            [[ $first == 1 ]] || printf ', '
+            json_string "$image"
+            first=0
+        done < <(docker compose config --images 2>/dev/null | LC_ALL=C sort -u)
+        printf ']\n  },\n'
+        first=1
         printf '  "schema_version": %s,\n' "$(sed -n 's/^schema_version=//p' "$info")"
-        printf '  "postgres": {\n    "database": %s,\n    "rows": {' "$(json_string "$(backup_database)")"
+        printf '  "postgres": {\n    "database": %s,\n    "rows": {' "$(json_string "$(sed -n 's/^database=//p' "$info")")"
         while IFS=$'\t' read -r table rows; do
             [[ $first == 1 ]] || printf ','
             printf '\n      %s: %s' "$(json_string "$table")" "$rows"
@@ -117,10 +133,6 @@ write_manifest() {
         done
         printf '\n  ]\n}\n'
     } > "$dir/manifest.json"
-}
-
-backup_database() {
-    backup_setting POSTGRES_DB promethoide
 }
 
 # Deletes our own backups (names promethoide-<UTC timestamp>) older than the retention, never $2.
@@ -152,7 +164,11 @@ backup() {
         shift
     done
     [[ $# -le 1 ]] || die "backup: one directory at most (use: backup [--with-prometheus] [DIR])"
-    root=${1:-$(backup_setting BACKUP_DIR ./backups)}
+    if [[ $# -eq 1 ]]; then
+        root=$(caller_path "$1")
+    else
+        root=$(backup_setting BACKUP_DIR ./backups)  # relative to the project, like .env
+    fi
     umask 077
     mkdir -p -- "$root"
     started_epoch=$(date -u +%s)
@@ -252,7 +268,8 @@ restore_interrupted() {
 
 restore() {
     [[ $# -eq 1 ]] || die "restore: give one backup directory (use: restore DIR)"
-    local dir=${1%/}
+    local dir
+    dir=$(caller_path "${1%/}")
     verify_backup "$dir"
     echo "Backup $dir verified (checksums, format, schema version)."
 

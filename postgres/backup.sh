@@ -4,7 +4,7 @@
 # called by ./run.sh backup and restore), or natively against any server (the tests).
 #
 #   dump        the database, pg_dump custom format, on stdout (one snapshot: consistent while the API writes)
-#   describe    key=value lines: server_version, pg_dump_version, schema_version
+#   describe    key=value lines: database, server_version, pg_dump_version, schema_version
 #   count       a dump on stdin -> "table<TAB>rows" lines, counted from the dump's COPY data
 #   stage       a dump on stdin -> restored into DB_restore (the live database untouched);
 #               prints "table<TAB>rows" of what was restored
@@ -49,6 +49,7 @@ case "${1:-}" in
         exec pg_dump --format=custom --no-password -d "$db"
         ;;
     describe)
+        echo "database=$db"
         echo "server_version=$(psql -X -A -t -d "$db" -c 'SHOW server_version')"
         echo "pg_dump_version=$(pg_dump --version | sed 's/^pg_dump (PostgreSQL) //')"
         echo "schema_version=$(psql -X -A -t -d "$db" -c 'SELECT max(version) FROM schema_version')"

@@ -109,9 +109,9 @@ def backup_project(project: Path) -> Path:
     [
         (["restore"], "restore: give one backup directory (use: restore DIR)"),
         (["restore", "a", "b"], "restore: give one backup directory (use: restore DIR)"),
-        (["restore", "no-such-dir"], "restore: no-such-dir is not a directory"),
-        (["restore", "backups/promethoide-20261129T070000Z.partial"], "is an incomplete backup (.partial): refused"),
-        (["restore", "backups/empty"], "has no SHA256SUMS: not a complete backup, refused"),
+        (["restore", "{project}/no-such-dir"], "restore: {project}/no-such-dir is not a directory"),
+        (["restore", "{project}/backups/promethoide-20261129T070000Z.partial"], "is an incomplete backup (.partial): refused"),
+        (["restore", "{project}/backups/empty"], "has no SHA256SUMS: not a complete backup, refused"),
         (["backup", "--everything"], "backup: unknown option '--everything'"),
         (["backup", "one", "two"], "backup: one directory at most"),
     ],
@@ -119,16 +119,17 @@ def backup_project(project: Path) -> Path:
 def test_backup_and_restore_refuse_bad_arguments_before_touching_anything(backup_project: Path, args: list[str], message: str) -> None:
     (backup_project / "backups" / "promethoide-20261129T070000Z.partial").mkdir(parents=True)
     (backup_project / "backups" / "empty").mkdir()
-    result = run(backup_project, *args)
+    result = run(backup_project, *(arg.format(project=backup_project) for arg in args))
     assert result.returncode == 1
-    assert message in result.stderr
+    assert message.format(project=backup_project) in result.stderr
     assert not [call for call in calls(backup_project) if call.startswith(("compose stop", "compose up", "compose exec", "compose run"))]
 
 
 def test_a_backup_whose_dump_holds_nothing_fails_and_keeps_nothing(backup_project: Path) -> None:
-    result = run(backup_project, "backup", "store")  # the stand-in's `exec` prints nothing: an empty dump
+    store = backup_project / "store"
+    result = run(backup_project, "backup", str(store))  # the stand-in's `exec` prints nothing: an empty dump
     assert result.returncode == 1
     assert "the dump holds no table" in result.stderr and "backup FAILED" in result.stderr
-    assert list((backup_project / "store").iterdir()) == []
+    assert list(store.iterdir()) == []
     assert calls(backup_project)[-2] == "esac backup.sh count"  # the script's last line, then its arguments
     assert calls(backup_project)[-1] == "compose config --services"  # looking for the Pushgateway to report the failure

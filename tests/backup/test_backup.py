@@ -60,8 +60,8 @@ class Project:
     postgres: ThrowawayPostgres
     volumes: Path
 
-    def run(self, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
-        return self.sh.run(*args, **extra)
+    def run(self, *args: str, cwd: Path | None = None, **extra: str) -> subprocess.CompletedProcess[str]:
+        return self.sh.run(*args, cwd=cwd, **extra)
 
     def calls(self) -> list[str]:
         return self.sh.calls()
@@ -109,7 +109,8 @@ def position(calls: list[str], prefix: str) -> int:
 def test_a_backup_is_complete_private_checksummed_and_pushed(project: Project, tmp_path: Path, pushgateway: str) -> None:
     register(project.postgres, 1, 30)
     before = time.time()
-    result = project.run("backup", "--with-prometheus", str(tmp_path / "store"))
+    result = project.run("backup", "--with-prometheus", str(tmp_path / "store"),
+                         STANDIN_IMAGES="postgres:18.4,grafana/grafana:13.3.0,postgres:18.4")
     assert result.returncode == 0, result.stderr
     [backup] = project.backups(tmp_path / "store")
     assert stat.S_IMODE(backup.stat().st_mode) == 0o700
@@ -118,6 +119,8 @@ def test_a_backup_is_complete_private_checksummed_and_pushed(project: Project, t
     assert all(stat.S_IMODE((backup / name).stat().st_mode) == 0o600 for name in files)
     manifest = json.loads((backup / "manifest.json").read_text())
     assert manifest["schema_version"] == 1 and manifest["format"] == 1
+    assert manifest["written_by"]["images"] == ["grafana/grafana:13.3.0", "postgres:18.4"]
+    assert manifest["postgres"]["database"] == project.postgres.database
     assert manifest["postgres"]["rows"] == {"flights": 6, "immigration": 30, "interpol": 5, "schema_version": 1}
     assert manifest["written_by"]["postgres_server"] == project.postgres.psql("SHOW server_version")
     assert manifest["written_by"]["pg_dump"].startswith(manifest["written_by"]["postgres_server"].split()[0])
@@ -275,6 +278,16 @@ def test_old_backups_are_pruned_and_nothing_else(project: Project, tmp_path: Pat
     assert not old.exists() and not stale_partial.exists()
     assert recent.exists() and foreign.exists()
     assert len(project.backups(store)) == 2
+
+
+def test_directories_on_the_command_line_are_the_callers(project: Project, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    assert project.run("backup", "mine", cwd=elsewhere).returncode == 0
+    [backup] = project.backups(elsewhere / "mine")
+    result = project.run("restore", f"mine/{backup.name}/", cwd=elsewhere)
+    assert result.returncode == 0, result.stderr
+    assert f"Restore complete from {backup}" in result.stdout
 
 
 def test_a_bad_retention_setting_is_refused(project: Project, tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 Every call is appended to $DOCKER_CALLS (one line, arguments joined by spaces). Then:
 - `compose version --short` answers $FAKE_COMPOSE_VERSION (2.40.3);
-- `compose config --services` lists $STANDIN_SERVICES (comma-separated);
+- `compose config --services` lists $STANDIN_SERVICES, `compose config --images` $STANDIN_IMAGES (comma-separated);
 - `compose exec -T SERVICE CMD...` and `compose run ... --entrypoint E SERVICE ARGS...` run CMD (or E ARGS)
   here, with the service's environment from $STANDIN_ENV_<SERVICE> (JSON object), container paths
   replaced by $STANDIN_PATHS (JSON object: container path -> native path), and `127.0.0.1:PORT`
@@ -52,6 +52,9 @@ def main(args: list[str]) -> int:
         return 0
     if args[:3] == ["compose", "config", "--services"]:
         print("\n".join(s for s in os.environ.get("STANDIN_SERVICES", "").split(",") if s))
+        return 0
+    if args[:3] == ["compose", "config", "--images"]:
+        print("\n".join(s for s in os.environ.get("STANDIN_IMAGES", "").split(",") if s))
         return 0
     if args[:2] == ["compose", "exec"]:
         rest = [a for a in args[2:] if a != "-T"]

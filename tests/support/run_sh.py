@@ -40,9 +40,9 @@ class RunSh:
                 "STANDIN_SERVICES": services, "STANDIN_ENV_POSTGRES": postgres_env(pg)}
         return cls(dir, {**base, **env})
 
-    def run(self, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str, cwd: Path | None = None, **extra: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(["bash", str(self.dir / "run.sh"), *args], capture_output=True, text=True,
-                              env={**self.env, **extra}, timeout=600)
+                              env={**self.env, **extra}, timeout=600, cwd=cwd)
 
     def calls(self) -> list[str]:
         path = self.dir / "calls"
