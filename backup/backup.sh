@@ -5,7 +5,7 @@
 #   postgres.dump       pg_dump custom format (one snapshot, taken while the API keeps serving)
 #   postgres.rows.tsv   "table<TAB>rows", counted from the dump; a restore must find the same
 #   grafana.db          Grafana's SQLite database (users, UI-made changes), copied while Grafana is stopped
-#   alertmanager-silences.json   `amtool silence query -o json` (active and pending silences)
+#   alertmanager-silences.json   `amtool silence query -o json`: the silences that have not expired
 #   prometheus.tar      Prometheus's TSDB, only with --with-prometheus, copied while Prometheus is stopped
 #   manifest.json       what, when, which versions wrote it, sizes and SHA-256 of every file
 #   SHA256SUMS          `sha256sum --check` format, over every file above
@@ -46,9 +46,9 @@ code_schema_version() {
     sed -n 's/^INSERT INTO schema_version (version) VALUES (\([0-9][0-9]*\));$/\1/p' postgres/init.sql | tail -n 1
 }
 
-# A file of a service's volume, read or written by a one-off container of the service's own image
+# A command on a service's volumes, in a one-off container of the service's own image
 # and user, while the service is stopped (a consistent copy; files keep the owner the service needs).
-volume_read() {
+in_volume() {
     local service=$1
     shift
     docker compose run --rm --no-deps -T --entrypoint "$1" "$service" "${@:2}"
@@ -192,7 +192,7 @@ backup() {
 
     if has_service grafana; then
         echo "Copying Grafana's database (Grafana is stopped for the copy)..."
-        while_stopped grafana volume_read grafana cat /var/lib/grafana/grafana.db > "$partial/grafana.db"
+        while_stopped grafana in_volume grafana cat /var/lib/grafana/grafana.db > "$partial/grafana.db"
     fi
     if has_service alertmanager; then
         docker compose exec -T alertmanager amtool silence query -o json \
@@ -200,7 +200,7 @@ backup() {
     fi
     if [[ $with_prometheus == true ]]; then
         echo "Copying Prometheus's TSDB (Prometheus is stopped for the copy: a gap in the graphs)..."
-        while_stopped prometheus volume_read prometheus tar -cf - -C /prometheus . > "$partial/prometheus.tar"
+        while_stopped prometheus in_volume prometheus tar -cf - -C /prometheus . > "$partial/prometheus.tar"
     fi
 
     write_manifest "$partial" "$started" "$info"
@@ -286,13 +286,13 @@ restore() {
     echo "PostgreSQL restored; row counts match the manifest."
 
     if [[ -f $dir/grafana.db ]] && has_service grafana; then
-        while_stopped grafana volume_read grafana sh -c 'cat > /var/lib/grafana/grafana.db.restore &&
+        while_stopped grafana in_volume grafana sh -c 'cat > /var/lib/grafana/grafana.db.restore &&
             rm -f /var/lib/grafana/grafana.db-journal /var/lib/grafana/grafana.db-wal /var/lib/grafana/grafana.db-shm &&
             mv /var/lib/grafana/grafana.db.restore /var/lib/grafana/grafana.db' < "$dir/grafana.db"
         echo "Grafana's database restored."
     fi
     if [[ -f $dir/prometheus.tar ]] && has_service prometheus; then
-        while_stopped prometheus volume_read prometheus sh -c 'rm -rf /prometheus/* && tar -xf - -C /prometheus' \
+        while_stopped prometheus in_volume prometheus sh -c 'rm -rf /prometheus/* && tar -xf - -C /prometheus' \
             < "$dir/prometheus.tar"
         echo "Prometheus's TSDB restored."
     fi
