@@ -37,8 +37,11 @@ caller_path() {
     if [[ $1 == /* ]]; then echo "$1"; else echo "${OLDPWD:-$PWD}/$1"; fi
 }
 
+# (Not a pipe into grep -q: with pipefail, grep leaving early could fail the pipe by SIGPIPE.)
 has_service() {
-    docker compose config --services 2>/dev/null | grep -qx "$1"
+    local services
+    services=$(docker compose config --services 2>/dev/null) || return 1
+    grep -qx -- "$1" <<< "$services"
 }
 
 # The schema version this checkout's init.sql creates.

@@ -57,11 +57,17 @@ case "${1:-}" in
     count)
         save_stdin
         # Data comes out as COPY blocks, one line per row (newlines inside values are escaped).
-        pg_restore --data-only --file=- "$archive" | awk '
+        # sh has no pipefail: pg_restore's failure is noted in a file, so a damaged dump is not counted.
+        { pg_restore --data-only --file=- "$archive" || echo failed > "$archive.failed"; } | awk '
             /^COPY public\./ { split($2, name, "."); table = name[2]; rows[table] = 0; inside = 1; next }
             inside && $0 == "\\." { inside = 0; next }
             inside { rows[table]++ }
             END { for (t in rows) printf "%s\t%d\n", t, rows[t] }' | LC_ALL=C sort
+        if [ -e "$archive.failed" ]; then
+            rm -f "$archive.failed"
+            echo "backup.sh: pg_restore could not read the whole dump" >&2
+            exit 1
+        fi
         ;;
     stage)
         save_stdin
@@ -69,6 +75,7 @@ case "${1:-}" in
         psql_admin -c "DROP DATABASE IF EXISTS \"$staging\""
         # The database's own settings (encoding, locale, grants) are in the archive's DATABASE
         # entries, which pg_restore emits only with --create: take them, aimed at the staging name.
+        # (A failure in this pipe shows at the next step: no staging database to restore into.)
         pg_restore --create --schema-only --file=- "$archive" |
             grep -E "^(CREATE DATABASE|GRANT .* ON DATABASE|REVOKE .* ON DATABASE|COMMENT ON DATABASE) " |
             sed "s/ DATABASE $db / DATABASE $staging /; s/ DATABASE $db;/ DATABASE $staging;/" |

@@ -78,6 +78,14 @@ def test_a_damaged_dump_is_refused_and_the_live_database_kept(postgres: Throwawa
     assert postgres.psql(f"SELECT count(*) FROM pg_database WHERE datname = '{postgres.database}_restore'") == "0"
 
 
+def test_a_damaged_dump_is_not_counted(postgres: ThrowawayPostgres) -> None:
+    register(postgres, 1, 2000)
+    dump = backup_sh(postgres, "dump").stdout
+    result = backup_sh(postgres, "count", stdin=dump[: len(dump) * 2 // 3], check=False)
+    assert result.returncode == 1
+    assert b"pg_restore could not read the whole dump" in result.stderr
+
+
 def test_an_empty_input_is_refused_with_a_message(postgres: ThrowawayPostgres) -> None:
     result = backup_sh(postgres, "stage", stdin=b"", check=False)
     assert result.returncode == 1
