@@ -6,6 +6,9 @@
 #   ./run.sh logs [SERVICE]   follow the logs
 #   ./run.sh status           containers and their health
 #   ./run.sh load [ARGS]      the Locust load test, from inside the api container, through Apache
+#   ./run.sh backup [--with-prometheus] [DIR]
+#                             a timestamped, checksummed backup under DIR (default BACKUP_DIR, ./backups)
+#   ./run.sh restore DIR      verify the backup in DIR, then restore it (the API is stopped meanwhile)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -105,6 +108,13 @@ up() {
     print_urls
 }
 
+# backup and restore: their functions live in backup/backup.sh, loaded only for them.
+backup_command() {
+    # shellcheck disable=SC1091 # backup/backup.sh is checked on its own
+    . backup/backup.sh
+    "$@"
+}
+
 require_docker
 case "${1:-up}" in
     up) up ;;
@@ -116,5 +126,6 @@ case "${1:-up}" in
         docker compose exec api locust -f load/performance_tests.py --host http://apache:80/api \
             --headless --only-summary "$@"
         ;;
-    *) die "unknown command '$1' (use: up, down, logs, status, load)" ;;
+    backup | restore) backup_command "$@" ;;
+    *) die "unknown command '$1' (use: up, down, logs, status, load, backup, restore)" ;;
 esac

@@ -87,3 +87,11 @@ GRANT SELECT, INSERT ON immigration TO immigration_api;
 CREATE ROLE metrics_exporter LOGIN PASSWORD :'exporter_password' CONNECTION LIMIT 5;
 GRANT pg_monitor TO metrics_exporter;
 GRANT CONNECT ON DATABASE :"DBNAME" TO metrics_exporter;
+
+-- The schema's version: a backup records it, and a restore refuses a backup that a newer schema wrote.
+-- Raise it (and add a migration) whenever this file's tables change. Read by run.sh and postgres/backup.sh.
+CREATE TABLE schema_version (
+    version    integer     PRIMARY KEY CHECK (version > 0),
+    applied_at timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO schema_version (version) VALUES (1);

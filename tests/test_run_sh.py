@@ -130,3 +130,45 @@ def test_an_unknown_command_is_refused(project: Path) -> None:
     result = run(project, "restart-everything")
     assert result.returncode == 1
     assert "unknown command 'restart-everything'" in result.stderr
+
+
+# -- backup and restore: their refusals, before anything is stopped (end to end: tests/backup/) ------------
+
+@pytest.fixture
+def backup_project(project: Path) -> Path:
+    """The project copy, with the files run.sh backup and restore read."""
+    for name in ("backup/backup.sh", "postgres/backup.sh", "postgres/init.sql"):
+        (project / name).parent.mkdir(exist_ok=True)
+        shutil.copy(ROOT / name, project / name)
+    return project
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["restore"], "restore: give one backup directory (use: restore DIR)"),
+        (["restore", "a", "b"], "restore: give one backup directory (use: restore DIR)"),
+        (["restore", "{project}/no-such-dir"], "restore: {project}/no-such-dir is not a directory"),
+        (["restore", "{project}/backups/promethoide-20261129T070000Z.partial"], "is an incomplete backup (.partial): refused"),
+        (["restore", "{project}/backups/empty"], "has no SHA256SUMS: not a complete backup, refused"),
+        (["backup", "--everything"], "backup: unknown option '--everything'"),
+        (["backup", "one", "two"], "backup: one directory at most"),
+    ],
+)
+def test_backup_and_restore_refuse_bad_arguments_before_touching_anything(backup_project: Path, args: list[str], message: str) -> None:
+    (backup_project / "backups" / "promethoide-20261129T070000Z.partial").mkdir(parents=True)
+    (backup_project / "backups" / "empty").mkdir()
+    result = run(backup_project, *(arg.format(project=backup_project) for arg in args))
+    assert result.returncode == 1
+    assert message.format(project=backup_project) in result.stderr
+    assert not [call for call in calls(backup_project) if call.startswith(("compose stop", "compose up", "compose exec", "compose run"))]
+
+
+def test_a_backup_whose_dump_holds_nothing_fails_and_keeps_nothing(backup_project: Path) -> None:
+    store = backup_project / "store"
+    result = run(backup_project, "backup", str(store))  # the stand-in's `exec` prints nothing: an empty dump
+    assert result.returncode == 1
+    assert "the dump holds no table" in result.stderr and "backup FAILED" in result.stderr
+    assert list(store.iterdir()) == []
+    assert calls(backup_project)[-2] == "esac backup.sh count"  # the script's last line, then its arguments
+    assert calls(backup_project)[-1] == "compose config --services"  # looking for the Pushgateway to report the failure
