@@ -1,11 +1,11 @@
-"""Every dashboard and alert query, run on the twin's Prometheus as Grafana would run it."""
+"""Every dashboard query, run on the twin's Prometheus as Grafana would run it (alerts: test_alerting.py)."""
 
 import time
 
 import httpx
 import pytest
 
-from tests.grafana.queries import AlertQuery, PromQL, Window, alert_queries, panel_queries, variable_queries
+from tests.grafana.queries import PromQL, Window, panel_queries, variable_queries
 from tests.stack.conftest import K6_INTERVAL_S
 from tests.support.prometheus import PrometheusClient
 from tests.twin.stack import Twin
@@ -57,45 +57,3 @@ def test_every_panel_query_runs_and_shows_data(promql: PromQL) -> None:
 def test_every_template_variable_has_values(promql: PromQL) -> None:
     for query in variable_queries():
         assert promql.evaluate_variable(query, WINDOW), str(query)
-
-
-def firing(promql: PromQL) -> dict[str, AlertQuery]:
-    """The alert rules whose query returns a series now."""
-    return {query.title: query for query in alert_queries() if promql.evaluate_alert(query)}
-
-
-@pytest.mark.usefixtures("traffic")
-def test_a_healthy_stack_fires_no_alert(promql: PromQL) -> None:
-    assert not firing(promql), sorted(firing(promql))
-
-
-def wait_firing(promql: PromQL, title: str, timeout: float) -> set[str]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        now = set(firing(promql))
-        if title in now:
-            return now
-        time.sleep(1)
-    raise AssertionError(f"{title} did not fire within {timeout} s; firing: {sorted(firing(promql))}")
-
-
-@pytest.mark.disruptive
-def test_killing_the_api_fires_api_down(twin: Twin, promql: PromQL, scrape_interval_s: float) -> None:
-    twin.stop("api", kill=True)
-    try:
-        wait_firing(promql, "API down", 2 * scrape_interval_s + 5)
-    finally:
-        twin.start_service("api")
-    deadline = time.monotonic() + 3 * scrape_interval_s
-    while "API down" in firing(promql) and time.monotonic() < deadline:
-        time.sleep(1)
-    assert "API down" not in firing(promql)
-
-
-@pytest.mark.disruptive
-def test_stopping_postgres_fires_postgres_down(twin: Twin, promql: PromQL, scrape_interval_s: float) -> None:
-    twin.stop("postgres")
-    try:
-        wait_firing(promql, "PostgreSQL down", 2 * scrape_interval_s + 5)
-    finally:
-        twin.start_service("postgres")
