@@ -30,7 +30,7 @@ def test_every_provisioning_directory_is_read(repository: Provisioning) -> None:
     # Guards the check above against vacuous success (a moved directory would leave nothing to check).
     assert {DATASOURCES, ALERTMANAGER} <= set(repository.datasources) and PROVIDERS in repository.providers
     assert repository.alerting == {}
-    assert len(repository.dashboards) == 7
+    assert len(repository.dashboards) == 9
 
 
 # ---------------------------------------------------------------------------------------------

@@ -49,7 +49,7 @@ def test_there_is_something_to_check() -> None:
     assert len(PANELS) > 80 and len(VARIABLES) >= 6
     assert {query.dashboard for query in PANELS} == {
         "promethoide-overview", "promethoide-api", "promethoide-postgres", "promethoide-host",
-        "promethoide-apache", "promethoide-probes", "promethoide-smoke"}
+        "promethoide-apache", "promethoide-probes", "promethoide-smoke", "promethoide-slo"}
 
 
 # ---------------------------------------------------------------------------------------------
