@@ -61,6 +61,7 @@ for name in SMTP_SMARTHOST SMTP_FROM SMTP_AUTH_USERNAME SMTP_REQUIRE_TLS ALERT_E
     ALERT_EMAIL_DEVELOPERS WATCHDOG_WEBHOOK_URL GRAFANA_EXTERNAL_URL ALERT_GROUP_WAIT ALERT_GROUP_INTERVAL \
     ALERT_REPEAT_INTERVAL; do
     eval "value=\${$name}"
+    # shellcheck disable=SC2016  # a literal ${
     case $value in
         *"$NEWLINE"*) die "$name must be one line" ;;
         *'${'*) die "$name must not contain \"\${\"" ;;
@@ -94,6 +95,7 @@ substitutions() {
         ALERT_EMAIL_OPERATIONS ALERT_EMAIL_DEVELOPERS WATCHDOG_WEBHOOK_URL GRAFANA_EXTERNAL_URL \
         ALERT_GROUP_WAIT ALERT_GROUP_INTERVAL ALERT_REPEAT_INTERVAL; do
         eval "value=\${$name}"
+        # shellcheck disable=SC2016  # a literal ${NAME} for sed to find
         printf 's|\\${%s}|%s|g\n' "$name" "$(yaml_sed "$value")"
     done
     if [ -z "$WATCHDOG_WEBHOOK_URL" ]; then
