@@ -159,6 +159,18 @@ def slo_table(slos: SlosSpec) -> str:
     return "\n".join(rows)
 
 
+def burn_rate_table(slos: SlosSpec) -> str:
+    """Markdown: the burn rates the SLO alerts use, and the share of the budget each spends."""
+    rows = ["| severity | burn | long window | short window | budget spent over the long window | `for` |",
+            "|---|---|---|---|---|---|"]
+    for r in slos.burn_rates:
+        spent = r.burn * slo_rules.seconds(r.long) / slo_rules.seconds(slos.window)
+        kind = "page" if r.severity == "critical" else "ticket"
+        rows.append(f"| {r.severity} ({kind}) | {slo_rules.number(r.burn)} | {r.long} | {r.short} | "
+                    f"{slo_rules.number(round(spent * 100, 1))}% of {slos.window} | {r.for_} |")
+    return "\n".join(rows)
+
+
 def _fill(text: str, name: str, table: str) -> str:
     """Replace what lies between `<!-- generated: name -->` and `<!-- end: name -->`."""
     pattern = re.compile(rf"(<!-- generated: {name} -->\n).*?(<!-- end: {name} -->)", re.DOTALL)
@@ -177,7 +189,9 @@ def render_all(root: Path = ROOT) -> dict[Path, str]:
     for page in pages(alerts, slos):
         files[Path(f"prometheus/runbooks/{page.alert}.md")] = render(page)
     readme = (root / "prometheus" / "README.md").read_text(encoding="utf-8")
-    readme = _fill(_fill(readme, "alerts", alert_table(alerts, slos)), "slos", slo_table(slos))
+    for name, table in (("alerts", alert_table(alerts, slos)), ("slos", slo_table(slos)),
+                        ("burn-rates", burn_rate_table(slos))):
+        readme = _fill(readme, name, table)
     files[Path("prometheus/README.md")] = readme
     return files
 
