@@ -3,6 +3,8 @@
 Panels are named by title in the specs (ids move when a panel is added above); the id is read from the
 committed dashboard JSON (grafana/dashboards/*.json, itself checked for staleness by
 tests/grafana/test_dashboards_generated.py). A title that does not exist, or exists twice, is an error.
+Grafana's scenes dashboards (11 and later) still open `viewPanel=<id>`: findVizPanelByKey falls back to
+the numeric panel id (grafana/grafana, public/app/features/dashboard-scene/utils/utils.ts).
 """
 
 import json
