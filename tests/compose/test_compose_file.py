@@ -168,6 +168,8 @@ def test_alertmanager_runs_the_render_script_with_the_contract_s_flags() -> None
     assert alertmanager["environment"]["ALERTMANAGER_BIN"] == "/bin/alertmanager"
     assert "--cluster.listen-address=" in alertmanager["command"]
     assert "--web.external-url=http://localhost:9093" in alertmanager["command"]
+    # An external URL with a path (behind a proxy) must not move the API Prometheus and Grafana call.
+    assert "--web.route-prefix=/" in alertmanager["command"]
 
 
 def test_every_setting_alertmanager_renders_comes_from_env_with_a_default() -> None:
