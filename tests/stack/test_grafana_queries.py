@@ -1,6 +1,8 @@
 """Every dashboard query, run on the twin's Prometheus as Grafana would run it (alerts: test_alerting.py)."""
 
+import re
 import time
+from datetime import datetime
 
 import httpx
 import pytest
@@ -37,6 +39,32 @@ def traffic(twin: Twin, prometheus: PrometheusClient, scrape_interval_s: float) 
         httpx.post(f"{api}/immigration?dry_run=true", json={**entry, "declared_money": "1"})
     prometheus.wait_until(f"k6_smoke_success", lambda v: list(v.values()) == [1.0], 3 * K6_INTERVAL_S + 30)
     time.sleep(4 * scrape_interval_s + 2)
+    # Panels built on recording rules (the SLO dashboard) have data once each rule group has run once;
+    # a group first runs at an offset within its interval (up to 5 min for the 30-day windows).
+    wait_all_rule_groups_evaluated(prometheus.url)
+
+
+def wait_all_rule_groups_evaluated(url: str) -> None:
+    """Poll /api/v1/rules until every group has been evaluated since the traffic, every rule healthy."""
+    since = time.time()
+    groups = httpx.get(url + "/api/v1/rules", timeout=10).json()["data"]["groups"]
+    deadline = time.monotonic() + max(group["interval"] for group in groups) + 60
+    while True:
+        groups = httpx.get(url + "/api/v1/rules", timeout=10).json()["data"]["groups"]
+        waiting = [group["name"] for group in groups if _evaluated_at(group) < since
+                   or any(rule["health"] != "ok" for rule in group["rules"])]
+        if not waiting:
+            return
+        assert time.monotonic() < deadline, f"rule groups never evaluated (or unhealthy): {waiting}"
+        time.sleep(2)
+
+
+def _evaluated_at(group: dict) -> float:  # type: ignore[type-arg]
+    """When Prometheus last evaluated the group, in Unix seconds (0 if never)."""
+    stamp = group.get("lastEvaluation", "")
+    if not stamp or stamp.startswith("0001-"):
+        return 0.0
+    return datetime.fromisoformat(re.sub(r"(\.\d{6})\d*", r"\1", stamp).replace("Z", "+00:00")).timestamp()
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +73,7 @@ def promql(twin: Twin) -> PromQL:
 
 
 @pytest.mark.usefixtures("traffic")
+@pytest.mark.timeout(900)  # the traffic fixture waits for every rule group, the slowest runs every 5 min
 def test_every_panel_query_runs_and_shows_data(promql: PromQL) -> None:
     empty = []
     for query in panel_queries():
