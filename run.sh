@@ -84,6 +84,23 @@ env_value() {
     sed -n "s/^$1=//p" .env | tail -n 1
 }
 
+# Alertmanager and Grafana now share one set of SMTP settings (SMTP_*). A .env from before still
+# names them GF_SMTP_*: starting would silently send every alert to the mailpit sink instead of the
+# real server it configures, so stop and say what to rename.
+check_smtp_settings() {
+    local old new renames=""
+    grep -q '^SMTP_SMARTHOST=' .env && return
+    for old in GF_SMTP_HOST:SMTP_SMARTHOST GF_SMTP_USER:SMTP_AUTH_USERNAME GF_SMTP_PASSWORD:SMTP_AUTH_PASSWORD \
+        GF_SMTP_FROM_ADDRESS:SMTP_FROM; do
+        new=${old#*:}
+        old=${old%%:*}
+        grep -q "^$old=" .env && renames+="  $old -> $new"$'\n'
+    done
+    [ -z "$renames" ] && return
+    die "$(printf '.env configures SMTP with the old GF_SMTP_* names, which Alertmanager and Grafana no longer
+read. Rename these lines in .env (see .example.env, "Alerts and e-mail"), then run ./run.sh again:\n%s' "$renames")"
+}
+
 print_urls() {
     local host port
     host=$(env_value BIND_ADDRESS)
@@ -95,6 +112,7 @@ Promethoide is up.
   Operator page  http://$host:${port:-8080}
   Grafana        http://$host:3000   user: $(env_value GF_SECURITY_ADMIN_USER)  password: $(env_value GF_SECURITY_ADMIN_PASSWORD)
   Prometheus     http://$host:9090
+  Alertmanager   http://$host:9093   (alerts being mailed, silences)
   Mailpit        http://$host:8025   (alert e-mails, while SMTP points at the mailpit sink)
 
 ./run.sh status | logs [SERVICE] | load | down
@@ -103,6 +121,7 @@ TXT
 
 up() {
     create_env
+    check_smtp_settings
     docker compose build
     docker compose up -d --wait --wait-timeout 300
     print_urls

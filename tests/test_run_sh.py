@@ -172,3 +172,29 @@ def test_a_backup_whose_dump_holds_nothing_fails_and_keeps_nothing(backup_projec
     assert list(store.iterdir()) == []
     assert calls(backup_project)[-2] == "esac backup.sh count"  # the script's last line, then its arguments
     assert calls(backup_project)[-1] == "compose config --services"  # looking for the Pushgateway to report the failure
+def test_the_urls_include_alertmanager(project: Path) -> None:
+    result = run(project)
+    assert result.returncode == 0, result.stderr
+    assert "Alertmanager   http://127.0.0.1:9093" in result.stdout
+
+
+@pytest.mark.parametrize(("old", "new"), [("GF_SMTP_HOST", "SMTP_SMARTHOST"), ("GF_SMTP_USER", "SMTP_AUTH_USERNAME"),
+                                          ("GF_SMTP_PASSWORD", "SMTP_AUTH_PASSWORD"),
+                                          ("GF_SMTP_FROM_ADDRESS", "SMTP_FROM")])
+def test_an_env_with_the_old_smtp_names_stops_before_starting_and_says_what_to_rename(
+    project: Path, old: str, new: str
+) -> None:
+    before = f"POSTGRES_PASSWORD=mine\n{old}=smtp.example.com:587\n"
+    (project / ".env").write_text(before)
+    result = run(project)
+    assert result.returncode == 1
+    assert f"{old} -> {new}" in result.stderr
+    assert not any(call.startswith("compose up") or call == "compose build" for call in calls(project))
+    assert (project / ".env").read_text() == before
+
+
+def test_an_env_already_migrated_starts_even_with_leftover_old_names(project: Path) -> None:
+    (project / ".env").write_text("GF_SMTP_HOST=mailpit:1025\nSMTP_SMARTHOST=smtp.example.com:587\n")
+    result = run(project)
+    assert result.returncode == 0, result.stderr
+    assert any(call.startswith("compose up -d --wait") for call in calls(project))

@@ -11,7 +11,7 @@ from typing import Any
 
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 
-from . import api, apache, host, overview, postgres, probes, smoke
+from . import api, apache, host, overview, postgres, probes, runbooks, slo, smoke
 from .common import to_json
 
 OUTPUT_DIR = Path(__file__).resolve().parents[1] / "dashboards"
@@ -25,6 +25,9 @@ BUILDERS: dict[str, Callable[[], Dashboard]] = {
     "apache": apache.build,
     "probes": probes.build,
     "smoke": smoke.build,
+    # After slo: the runbooks link to its panels, read from the JSON written just before.
+    "slo": slo.build,
+    "runbooks": runbooks.build,
 }
 
 

@@ -31,6 +31,8 @@ UIDS = {
     "apache": "promethoide-apache",
     "probes": "promethoide-probes",
     "smoke": "promethoide-smoke",
+    "slo": "promethoide-slo",
+    "runbooks": "promethoide-runbooks",
 }
 
 # Filesystems that are not disks: excluded from disk panels and the disk alert alike.

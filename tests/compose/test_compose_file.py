@@ -15,9 +15,9 @@ from tests.support.compose import (
 SERVICES = {
     "postgres": 5432, "api": 8000, "apache": 80, "prometheus": 9090, "grafana": 3000, "node-exporter": 9100,
     "postgres-exporter": 9187, "apache-exporter": 9117, "blackbox-exporter": 9115, "pushgateway": 9091,
-    "k6": None, "mailpit": 1025,
+    "k6": None, "mailpit": 1025, "alertmanager": 9093,
 }
-PUBLISHED = {"apache": 80, "grafana": 3000, "prometheus": 9090, "mailpit": 8025}
+PUBLISHED = {"apache": 80, "grafana": 3000, "prometheus": 9090, "alertmanager": 9093, "mailpit": 8025}
 
 
 def test_the_file_follows_the_compose_specification() -> None:
@@ -110,14 +110,14 @@ def test_networks_keep_the_database_out_of_reach_of_the_front() -> None:
     assert compose()["networks"]["backend"]["internal"] is True
     assert networks["postgres"] == {"backend"}
     assert "front" not in networks["api"]
-    for name in ("prometheus", "grafana", "pushgateway", "blackbox-exporter"):
+    for name in ("prometheus", "grafana", "pushgateway", "blackbox-exporter", "alertmanager"):
         assert networks[name] == {"monitoring"}, name
 
 
 def test_data_lives_in_named_volumes() -> None:
     declared = set(compose()["volumes"])
-    assert {"postgres-data", "prometheus-data", "grafana-data"} <= declared
-    for name in ("postgres", "prometheus", "grafana"):
+    assert {"postgres-data", "prometheus-data", "grafana-data", "alertmanager-data"} <= declared
+    for name in ("postgres", "prometheus", "grafana", "alertmanager"):
         assert any(str(v).split(":")[0] in declared for v in services()[name]["volumes"]), name
 
 
@@ -237,3 +237,33 @@ def test_every_provisioning_folder_the_grafana_image_has_is_shipped() -> None:
     # dashboards, plugins, alerting); Grafana logs an error at every start for a missing one.
     shipped = {path.name for path in (ROOT / "grafana" / "provisioning").iterdir() if path.is_dir()}
     assert {"datasources", "dashboards", "plugins", "alerting"} <= shipped
+def test_alertmanager_keeps_silences_and_its_notification_log_and_writes_nothing_else() -> None:
+    alertmanager = services()["alertmanager"]
+    assert alertmanager["read_only"] is True
+    assert "alertmanager-data:/alertmanager" in alertmanager["volumes"]
+    assert "--storage.path=/alertmanager" in alertmanager["command"]
+    # The rendered config lives in the volume too: the one writable place of a read-only container.
+    (config,) = [flag for flag in alertmanager["command"] if flag.startswith("--config.file=")]
+    assert config.split("=", 1)[1].startswith("/alertmanager/")
+
+
+def test_alertmanager_runs_the_render_script_with_the_contract_s_flags() -> None:
+    alertmanager = services()["alertmanager"]
+    assert "./alertmanager:/etc/alertmanager:ro" in alertmanager["volumes"]
+    assert alertmanager["entrypoint"] == ["/bin/sh", "/etc/alertmanager/entrypoint.sh"]
+    assert (ROOT / "alertmanager" / "entrypoint.sh").is_file()
+    assert alertmanager["environment"]["ALERTMANAGER_BIN"] == "/bin/alertmanager"
+    assert "--cluster.listen-address=" in alertmanager["command"]
+    assert "--web.external-url=http://localhost:9093" in alertmanager["command"]
+    # An external URL with a path (behind a proxy) must not move the API Prometheus and Grafana call.
+    assert "--web.route-prefix=/" in alertmanager["command"]
+
+
+def test_every_setting_alertmanager_renders_comes_from_env_with_a_default() -> None:
+    env = services()["alertmanager"]["environment"]
+    for name in ("SMTP_SMARTHOST", "SMTP_FROM", "SMTP_AUTH_USERNAME", "SMTP_AUTH_PASSWORD", "SMTP_REQUIRE_TLS",
+                 "ALERT_EMAIL_OPERATIONS", "ALERT_EMAIL_DEVELOPERS", "WATCHDOG_WEBHOOK_URL", "GRAFANA_EXTERNAL_URL",
+                 "ALERT_GROUP_WAIT", "ALERT_GROUP_INTERVAL", "ALERT_REPEAT_INTERVAL"):
+        assert name in env, name
+        assert env[name] == example_env()[name], name
+    assert env["SMTP_SMARTHOST"] == "mailpit:1025" and env["SMTP_REQUIRE_TLS"] == "false"

@@ -54,11 +54,27 @@ def test_the_smoke_test_reaches_apache_and_the_pushgateway() -> None:
     assert_reaches("k6", Endpoint.from_url(default[1]))
 
 
-def test_grafana_reaches_its_datasource_and_the_smtp_sink() -> None:
-    datasources = yaml.safe_load((ROOT / "grafana/provisioning/datasources/prometheus.yaml").read_text())
-    for datasource in datasources["datasources"]:
-        assert_reaches("grafana", Endpoint.from_url(datasource["url"]))
+def test_grafana_reaches_its_datasources_and_the_smtp_server() -> None:
+    files = sorted((ROOT / "grafana/provisioning/datasources").glob("*.yaml"))
+    urls = [datasource["url"] for path in files for datasource in yaml.safe_load(path.read_text())["datasources"]]
+    assert len(urls) == 2
+    for url in urls:
+        assert_reaches("grafana", Endpoint.from_url(url))
     assert_reaches("grafana", Endpoint.from_url("smtp://" + environment("grafana")["GF_SMTP_HOST"]))
+
+
+def test_alertmanager_reaches_the_smtp_server() -> None:
+    assert_reaches("alertmanager", Endpoint.from_url("smtp://" + environment("alertmanager")["SMTP_SMARTHOST"]))
+
+
+def test_one_set_of_smtp_settings_serves_alertmanager_and_grafana() -> None:
+    alertmanager, grafana = environment("alertmanager"), environment("grafana")
+    assert grafana["GF_SMTP_HOST"] == alertmanager["SMTP_SMARTHOST"]
+    assert grafana["GF_SMTP_USER"] == alertmanager["SMTP_AUTH_USERNAME"]
+    assert grafana["GF_SMTP_PASSWORD"] == alertmanager["SMTP_AUTH_PASSWORD"]
+    assert grafana["GF_SMTP_FROM_ADDRESS"] == alertmanager["SMTP_FROM"]
+    raw = (ROOT / "docker-compose.yaml").read_text()
+    assert not re.search(r"\$\{GF_SMTP_", raw), "Grafana's SMTP must come from the shared SMTP_* settings"
 
 
 @pytest.mark.parametrize("mount", ["./grafana/dashboards:", "./grafana/provisioning:"])

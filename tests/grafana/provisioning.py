@@ -1,8 +1,10 @@
 """Grafana's provisioning files checked the way Grafana loads them, and for what it silently accepts.
 
 Grafana is not installable here, so this module does its start-up checks (fatal there: datasources,
-dashboard providers, alerting) and the ones it skips, which only show later as "No data", a rule
-stuck in Error or a mail never sent (../shared/notes/grafana-provisioning.md).
+dashboard providers) and the ones it skips, which only show later as "No data" or an Alerting page
+that cannot reach its Alertmanager (../shared/notes/grafana-provisioning.md). Alert rules are not
+Grafana's here: Prometheus evaluates them and Alertmanager mails them, so a Grafana alerting file
+(rules or contact points that would mail a second time) is a problem too.
 
     found = load()                 # the repository's grafana/ and the compose environment of grafana
     assert problems(found) == []   # each problem is one readable sentence
@@ -31,7 +33,6 @@ PROVISIONING_MOUNT = "/etc/grafana/provisioning"
 UID = re.compile(r"[a-zA-Z0-9_-]{1,40}")
 # Stricter than Grafana for dashboards, as the project pins them: lowercase, digits, dashes.
 DASHBOARD_UID = re.compile(r"[a-z0-9-]{1,40}")
-LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 DURATION = re.compile(r"(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?")
 DURATION_UNITS_S = (365 * 86400, 7 * 86400, 86400, 3600, 60, 1, 0.001)
 
@@ -44,41 +45,15 @@ DATASOURCE_KEYS = {
     "name", "type", "uid", "access", "orgId", "url", "user", "database", "basicAuth", "basicAuthUser",
     "withCredentials", "isDefault", "jsonData", "secureJsonData", "version", "editable", "correlations",
 }
+# Grafana's Alertmanager datasource speaks to one of these; without jsonData.implementation it
+# assumes Mimir's API paths, which Prometheus's Alertmanager does not serve.
+ALERTMANAGER_IMPLEMENTATIONS = {"prometheus", "mimir", "cortex"}
 PROVIDER_ROOT_KEYS = {"apiVersion", "providers"}
 PROVIDER_KEYS = {
     "name", "orgId", "folder", "folderUid", "type", "disableDeletion", "updateIntervalSeconds",
     "allowUiUpdates", "options",
 }
 PROVIDER_OPTION_KEYS = {"path", "foldersFromFilesStructure"}
-ALERTING_ROOT_KEYS = {
-    "apiVersion", "groups", "deleteRules", "contactPoints", "deleteContactPoints", "policies",
-    "resetPolicies", "templates", "deleteTemplates", "muteTimes", "deleteMuteTimes",
-}
-GROUP_KEYS = {"orgId", "name", "folder", "interval", "rules"}
-RULE_KEYS = {
-    "uid", "title", "condition", "data", "dashboardUid", "panelId", "noDataState", "execErrState", "for",
-    "keepFiringFor", "missing_series_evals_to_resolve", "annotations", "labels", "isPaused",
-    "notification_settings", "record",
-}
-QUERY_KEYS = {"refId", "queryType", "relativeTimeRange", "datasourceUid", "model"}
-NO_DATA_STATES = {"NoData", "Alerting", "OK", "KeepLast"}
-EXEC_ERR_STATES = {"Error", "Alerting", "OK", "KeepLast"}
-EXPRESSION_TYPES = {"math", "reduce", "threshold", "classic_conditions", "resample"}
-REDUCERS = {"last", "mean", "min", "max", "sum", "count"}
-EVALUATOR_PARAMS = {"gt": 1, "lt": 1, "within_range": 2, "outside_range": 2}
-CONTACT_POINT_KEYS = {"orgId", "name", "receivers"}
-RECEIVER_KEYS = {"uid", "type", "settings", "disableResolveMessage"}
-EMAIL_SETTINGS_KEYS = {"addresses", "singleEmail", "message", "subject"}
-TEMPLATE_KEYS = {"orgId", "name", "template"}
-POLICY_ROOT_KEYS = {
-    "orgId", "receiver", "group_by", "group_wait", "group_interval", "repeat_interval", "routes",
-}
-ROUTE_KEYS = {
-    "receiver", "object_matchers", "matchers", "continue", "group_by", "group_wait", "group_interval",
-    "repeat_interval", "mute_time_intervals", "active_time_intervals", "routes",
-}
-MATCHER_OPERATORS = {"=", "!=", "=~", "!~"}
-EXPRESSION_UID = "__expr__"
 # Go's strconv.ParseBool, which Grafana uses for provisioned booleans; YAML 1.1's yes/on/y are not.
 GO_BOOLEANS = {"true", "True", "TRUE", "false", "False", "FALSE"}
 
@@ -130,7 +105,7 @@ def _yaml_files(directory: Path, suffixes: tuple[str, ...], ignored: list[str], 
         return []
     read = []
     for path in sorted(directory.rglob("*")):
-        if not path.is_file():
+        if not path.is_file() or path.name == "README.md":  # says why a folder is empty; meant to be skipped
             continue
         # Provisioning directories are read flat: a file in a subdirectory is ignored.
         if path.suffix in suffixes and path.parent == directory:
@@ -325,25 +300,6 @@ def _expansion_problems(name: str, document: Any, env: dict[str, str], raw: Call
     return problems
 
 
-def expanded(document: Any, env: dict[str, str], raw: Callable[[str], bool] = lambda path: False) -> Any:
-    """A copy of `document` with every string expanded as Grafana does, except at `raw` paths."""
-    def visit(node: Any, path: str) -> Any:
-        if isinstance(node, dict):
-            return {key: visit(value, f"{path}.{key}" if path else str(key)) for key, value in node.items()}
-        if isinstance(node, list):
-            return [visit(value, f"{path}[{index}]") for index, value in enumerate(node)]
-        if isinstance(node, str) and not raw(path):
-            return expand(node, env)
-        return node
-
-    return visit(document, "")
-
-
-def alerting_raw_path(path: str) -> bool:
-    """Alerting values Grafana does not expand: query models, annotations, notification templates."""
-    return bool(re.search(r"\.data\[\d+\]\.model\b|\.annotations\b|^templates\[\d+\]\.template$", path))
-
-
 # ---------------------------------------------------------------------------------------------
 # Datasources
 
@@ -371,8 +327,51 @@ def datasource_problems(documents: dict[str, Any], env: dict[str, str]) -> list[
             interval = (datasource.get("jsonData") or {}).get("timeInterval")
             if interval is not None and duration_s(interval) is None:
                 problems.append(f"{where}: jsonData.timeInterval {interval!r} is not a duration")
+            if datasource.get("type") == "alertmanager":
+                problems += _alertmanager_datasource_problems(where, datasource)
     problems += [f"org {org}: {count} datasources have isDefault: true (at most one)"
                  for org, count in defaults.items() if count > 1]
+    return problems
+
+
+def _alertmanager_datasource_problems(where: str, datasource: dict[str, Any]) -> list[str]:
+    """An Alertmanager datasource: a URL, its implementation named, booleans that are booleans."""
+    problems = []
+    json_data = datasource.get("jsonData") or {}
+    if not str(datasource.get("url", "")).strip():
+        problems.append(f"{where}: an alertmanager datasource needs a url")
+    implementation = json_data.get("implementation")
+    if implementation is None:
+        problems.append(f"{where}: jsonData.implementation is unset: Grafana then assumes Mimir's API, and the "
+                        f"Alerting pages of Prometheus's Alertmanager fail")
+    elif implementation not in ALERTMANAGER_IMPLEMENTATIONS:
+        problems.append(f"{where}: jsonData.implementation {implementation!r} is not one of "
+                        f"{sorted(ALERTMANAGER_IMPLEMENTATIONS)}")
+    problems += _bool_field(f"{where}.jsonData", json_data, "handleGrafanaManagedAlerts")
+    if datasource.get("isDefault") is True:
+        problems.append(f"{where}: an alertmanager datasource cannot answer queries: it must not be the default")
+    return problems
+
+
+def one_alert_path_problems(found: "Provisioning", documents: dict[str, Any]) -> list[str]:
+    """The project's alerting: Prometheus's rules, Alertmanager's mail, Grafana only showing them.
+
+    Exactly one Alertmanager datasource, Prometheus's implementation, not fed Grafana's own rules; and no
+    Grafana alerting file (rules, contact points, policies), which would evaluate and mail a second time.
+    """
+    problems = [f"{name}: Grafana-managed alerting is provisioned: alert rules live in prometheus/rules and "
+                f"Alertmanager mails them; a second path would mail every alert twice" for name in found.alerting]
+    managers = [datasource for document in documents.values() for datasource in document.get("datasources") or []
+                if isinstance(datasource, dict) and datasource.get("type") == "alertmanager"]
+    if len(managers) != 1:
+        return problems + [f"{len(managers)} alertmanager datasources: Grafana's Alerting pages need exactly one"]
+    json_data = managers[0].get("jsonData") or {}
+    if json_data.get("implementation") != "prometheus":
+        problems.append(f"the alertmanager datasource's implementation is {json_data.get('implementation')!r}, "
+                        f"not 'prometheus', the Alertmanager compose runs")
+    if json_data.get("handleGrafanaManagedAlerts") is not False:
+        problems.append("the alertmanager datasource must set handleGrafanaManagedAlerts: false (rules added in "
+                        "Grafana's UI mail through Grafana's own SMTP, not a second time through Alertmanager)")
     return problems
 
 
@@ -574,330 +573,6 @@ def dashboards_problems(models: dict[str, dict[str, Any]], uids: dict[str, str])
 
 
 # ---------------------------------------------------------------------------------------------
-# Alerting: rules
-
-
-def _expression_refs(model: dict[str, Any]) -> list[str]:
-    """The refIds an expression reads."""
-    kind = model.get("type")
-    if kind == "math":
-        return re.findall(r"\$\{?([A-Za-z_][\w]*)\}?", str(model.get("expression", "")))
-    if kind in ("reduce", "threshold", "resample"):
-        return [str(model.get("expression", "")).lstrip("$")]
-    if kind == "classic_conditions":
-        return [params for condition in model.get("conditions") or []
-                for params in (condition.get("query") or {}).get("params") or []]
-    return []
-
-
-def _expression_problems(where: str, model: dict[str, Any], ref_ids: set[str], own: str) -> list[str]:
-    """A server-side expression's model: type, inputs that exist, reducer, evaluator."""
-    kind = model.get("type")
-    if kind not in EXPRESSION_TYPES:
-        return [f"{where}: expression type {kind!r} is none of {sorted(EXPRESSION_TYPES)}"]
-    problems = []
-    refs = _expression_refs(model)
-    if not refs or not all(refs):
-        problems.append(f"{where}: the {kind} expression reads no refId")
-    for ref in refs:
-        if ref and (ref not in ref_ids or ref == own):
-            problems.append(f"{where}: reads {ref!r}, which is no other step of the rule")
-    if kind == "reduce":
-        if model.get("reducer") not in REDUCERS:
-            problems.append(f"{where}: reducer {model.get('reducer')!r} is none of {sorted(REDUCERS)}")
-        settings = model.get("settings") or {}
-        if settings.get("mode", "") not in ("", "dropNN", "replaceNN"):
-            problems.append(f"{where}: reduce mode {settings.get('mode')!r} is none of '', dropNN, replaceNN")
-        if settings.get("mode") == "replaceNN" and not isinstance(settings.get("replaceWithValue"), (int, float)):
-            problems.append(f"{where}: replaceNN needs a numeric replaceWithValue")
-    if kind == "threshold":
-        problems += _threshold_problems(where, model)
-    return problems
-
-
-def _threshold_problems(where: str, model: dict[str, Any]) -> list[str]:
-    """A threshold expression: exactly one condition, a known evaluator with numeric params."""
-    conditions = model.get("conditions") or []
-    if len(conditions) != 1:
-        return [f"{where}: a threshold needs exactly one condition, has {len(conditions)}"]
-    evaluator = conditions[0].get("evaluator") or {}
-    expected = EVALUATOR_PARAMS.get(str(evaluator.get("type")))
-    params = evaluator.get("params")
-    if expected is None:
-        return [f"{where}: evaluator type {evaluator.get('type')!r} is none of {sorted(EVALUATOR_PARAMS)}"]
-    if not isinstance(params, list) or len(params) < expected or not all(isinstance(p, (int, float)) for p in params):
-        return [f"{where}: evaluator {evaluator.get('type')} needs {expected} numeric params, got {params!r}"]
-    return []
-
-
-def _query_step_problems(where: str, step: dict[str, Any], uids: dict[str, str]) -> list[str]:
-    """One step of a rule: keys, time range, datasource, and its model."""
-    problems = _unknown_keys(where, step, QUERY_KEYS)
-    window = step.get("relativeTimeRange") or {}
-    start, end = window.get("from", 0), window.get("to", 0)
-    if not isinstance(start, int) or not isinstance(end, int) or not start >= end >= 0:
-        problems.append(f"{where}: relativeTimeRange needs integer seconds with from >= to >= 0")
-    uid = step.get("datasourceUid")
-    model = step.get("model")
-    if not isinstance(model, dict):
-        return [*problems, f"{where}: model is required"]
-    if model.get("refId", step.get("refId")) != step.get("refId"):
-        problems.append(f"{where}: model.refId {model.get('refId')!r} differs from refId {step.get('refId')!r}")
-    if uid != EXPRESSION_UID and uid not in uids:
-        problems.append(f"{where}: datasourceUid {uid!r} is not provisioned (the rule would sit in Error)")
-    if uid not in (EXPRESSION_UID, None) and "datasource" in model and (model["datasource"] or {}).get("uid") != uid:
-        problems.append(f"{where}: model.datasource.uid differs from datasourceUid")
-    if uid != EXPRESSION_UID and uids.get(str(uid)) == "prometheus" and not str(model.get("expr", "")).strip():
-        problems.append(f"{where}: a Prometheus step needs an expr")
-    return problems
-
-
-def _rule_problems(where: str, rule: dict[str, Any], interval_s: float | None, uids: dict[str, str],
-                   panels: dict[str, set[int]], receivers: set[str]) -> list[str]:
-    """One rule: identity, condition, steps, states, durations, labels, annotations, links."""
-    problems = _unknown_keys(where, rule, RULE_KEYS)
-    if not isinstance(rule.get("uid"), str) or not UID.fullmatch(rule["uid"]):
-        problems.append(f"{where}: uid is required, <= 40 of [a-zA-Z0-9-_]")
-    if not str(rule.get("title", "")).strip():
-        problems.append(f"{where}: title is required")
-    steps = rule.get("data") or []
-    if not steps:
-        problems.append(f"{where}: data is required")
-    refs = [step.get("refId") for step in steps]
-    problems += [f"{where}: refId {dup!r} is used twice (silently accepted, then one step is lost)"
-                 for dup in _duplicates(refs)]
-    if rule.get("condition") not in refs:
-        problems.append(f"{where}: condition {rule.get('condition')!r} is no refId of its data (silently accepted)")
-    for step in steps:
-        at = f"{where} step {step.get('refId')}"
-        problems += _query_step_problems(at, step, uids)
-        if step.get("datasourceUid") == EXPRESSION_UID and isinstance(step.get("model"), dict):
-            problems += _expression_problems(at, step["model"], set(refs), step.get("refId"))
-    problems += _rule_state_problems(where, rule, interval_s)
-    problems += _rule_text_problems(where, rule)
-    problems += _rule_link_problems(where, rule, panels, receivers)
-    return problems
-
-
-def _rule_state_problems(where: str, rule: dict[str, Any], interval_s: float | None) -> list[str]:
-    """noDataState, execErrState, for, isPaused."""
-    problems = []
-    if rule.get("noDataState", "NoData") not in NO_DATA_STATES:
-        problems.append(f"{where}: noDataState {rule.get('noDataState')!r} is none of {sorted(NO_DATA_STATES)}")
-    if rule.get("execErrState", "Error") not in EXEC_ERR_STATES:
-        problems.append(f"{where}: execErrState {rule.get('execErrState')!r} is none of {sorted(EXEC_ERR_STATES)}")
-    pending = duration_s(rule.get("for", "0"))
-    if pending is None:
-        problems.append(f"{where}: for {rule.get('for')!r} is not a duration")
-    elif interval_s and pending % interval_s:
-        problems.append(f"{where}: for {rule.get('for')} is no multiple of the group interval (rounded up silently)")
-    problems += _bool_field(where, rule, "isPaused")
-    return problems
-
-
-def _rule_text_problems(where: str, rule: dict[str, Any]) -> list[str]:
-    """Labels are valid names with string values; annotations are never env-expanded, so no $$ or ${...}."""
-    problems = []
-    for key, value in (rule.get("labels") or {}).items():
-        if not LABEL_NAME.fullmatch(str(key)) or not isinstance(value, str):
-            problems.append(f"{where}: label {key!r}: {value!r} needs a label name and a string value")
-    for key, value in (rule.get("annotations") or {}).items():
-        if not isinstance(value, str):
-            problems.append(f"{where}: annotation {key} must be a string")
-        elif "$$" in value or "${" in value:
-            problems.append(f"{where}: annotation {key}: annotations are not env-expanded (up to 12.x): "
-                            f"$$ stays $$ and breaks the template; use {{{{ .Labels.x }}}}")
-    return problems
-
-
-def _rule_link_problems(where: str, rule: dict[str, Any], panels: dict[str, set[int]],
-                        receivers: set[str]) -> list[str]:
-    """dashboardUid/panelId name a real panel; notification_settings name a real contact point."""
-    problems = []
-    dashboard_uid, panel_id = rule.get("dashboardUid"), rule.get("panelId")
-    if panel_id is not None and not dashboard_uid:
-        problems.append(f"{where}: panelId needs dashboardUid")
-    if dashboard_uid and dashboard_uid not in panels:
-        problems.append(f"{where}: dashboardUid {dashboard_uid!r} is no provisioned dashboard")
-    elif dashboard_uid and panel_id is not None and panel_id not in panels[dashboard_uid]:
-        problems.append(f"{where}: panelId {panel_id} is no panel of {dashboard_uid}")
-    receiver = (rule.get("notification_settings") or {}).get("receiver")
-    if "notification_settings" in rule and receiver not in receivers:
-        problems.append(f"{where}: notification_settings.receiver {receiver!r} is no contact point")
-    return problems
-
-
-def rules_problems(documents: dict[str, Any], uids: dict[str, str], panels: dict[str, set[int]],
-                   receivers: set[str]) -> list[str]:
-    """Every rule group of every alerting file, and uids/titles unique across them."""
-    problems, rule_uids, titles, groups = [], [], [], []
-    for name, document in documents.items():
-        for index, group in enumerate(document.get("groups") or []):
-            where = f"{name}: groups[{index}] ({group.get('name')})"
-            problems += _unknown_keys(where, group, GROUP_KEYS)
-            if not str(group.get("name", "")).strip() or not str(group.get("folder", "")).strip():
-                problems.append(f"{where}: name and folder are required (fatal)")
-            interval = duration_s(group.get("interval"))
-            if interval is None or interval <= 0 or interval % 10:
-                problems.append(f"{where}: interval {group.get('interval')!r} must be a multiple of 10s")
-            groups.append((group.get("folder"), group.get("name")))
-            for rule in group.get("rules") or []:
-                problems += _rule_problems(f"{where} rule {rule.get('uid')}", rule, interval, uids, panels, receivers)
-                rule_uids.append(rule.get("uid"))
-                titles.append((group.get("folder"), rule.get("title")))
-    problems += [f"rule uid {dup!r} is used twice" for dup in _duplicates(rule_uids)]
-    problems += [f"rule title {dup[1]!r} is used twice in folder {dup[0]!r}" for dup in _duplicates(titles)]
-    problems += [f"rule group {dup[1]!r} is defined twice in folder {dup[0]!r}" for dup in _duplicates(groups)]
-    return problems
-
-
-# ---------------------------------------------------------------------------------------------
-# Alerting: contact points, templates, policies
-
-
-def _template_names(documents: dict[str, Any]) -> set[str]:
-    """Names `define`d by the provisioned notification templates."""
-    return {name for document in documents.values() for template in document.get("templates") or []
-            for name in re.findall(r'define\s+"([^"]+)"', str(template.get("template", "")))}
-
-
-def _go_template_problems(where: str, text: str) -> list[str]:
-    """Balanced {{ }} and block actions (if/range/with/define/block ... end)."""
-    if text.count("{{") != text.count("}}"):
-        return [f"{where}: unbalanced {{{{ }}}}"]
-    depth = 0
-    for action in re.findall(r"\{\{-?\s*(\w+)", text):
-        depth += action in ("if", "range", "with", "define", "block")
-        depth -= action == "end"
-        if depth < 0:
-            return [f"{where}: an {{{{ end }}}} closes nothing"]
-    return [f"{where}: {depth} block(s) never closed with {{{{ end }}}}"] if depth else []
-
-
-def templates_problems(documents: dict[str, Any]) -> list[str]:
-    """Notification templates: keys, names, well-formed Go templates."""
-    problems, names = [], []
-    for name, document in documents.items():
-        for index, template in enumerate(document.get("templates") or []):
-            where = f"{name}: templates[{index}]"
-            problems += _unknown_keys(where, template, TEMPLATE_KEYS)
-            names.append(template.get("name"))
-            if not str(template.get("name", "")).strip() or not str(template.get("template", "")).strip():
-                problems.append(f"{where}: name and template are required")
-            problems += _go_template_problems(where, str(template.get("template", "")))
-    return problems + [f"template {dup!r} is defined twice" for dup in _duplicates(names)]
-
-
-def contact_point_problems(documents: dict[str, Any], env: dict[str, str]) -> list[str]:
-    """Contact points as Grafana reads them after env expansion: non-empty addresses above all."""
-    problems, names, receiver_uids = [], [], []
-    templates = _template_names(documents)
-    for name, document in documents.items():
-        view = expanded(document, env, alerting_raw_path)
-        for index, point in enumerate(view.get("contactPoints") or []):
-            where = f"{name}: contactPoints[{index}] ({point.get('name')})"
-            problems += _unknown_keys(where, point, CONTACT_POINT_KEYS)
-            names.append(point.get("name"))
-            if not str(point.get("name", "")).strip():
-                problems.append(f"{where}: name is required (fatal)")
-            for receiver in point.get("receivers") or []:
-                problems += _receiver_problems(f"{where} receiver {receiver.get('uid')}", receiver, templates)
-                receiver_uids.append(receiver.get("uid"))
-    problems += [f"contact point {dup!r} is defined twice" for dup in _duplicates(names)]
-    problems += [f"receiver uid {dup!r} is used twice" for dup in _duplicates(receiver_uids)]
-    return problems
-
-
-def _receiver_problems(where: str, receiver: dict[str, Any], templates: set[str]) -> list[str]:
-    """One (expanded) receiver: uid, type, settings; for email, at least one address."""
-    problems = _unknown_keys(where, receiver, RECEIVER_KEYS) + _bool_field(where, receiver, "disableResolveMessage")
-    if not str(receiver.get("uid", "")).strip() or not UID.fullmatch(str(receiver.get("uid"))):
-        problems.append(f"{where}: uid is required, <= 40 of [a-zA-Z0-9-_] (fatal)")
-    settings = receiver.get("settings") or {}
-    if not settings:
-        problems.append(f"{where}: settings are required (fatal)")
-    if receiver.get("type") != "email":
-        return problems + ([f"{where}: type is required (fatal)"] if not receiver.get("type") else [])
-    problems += _unknown_keys(f"{where}.settings", settings, EMAIL_SETTINGS_KEYS)
-    problems += _bool_field(f"{where}.settings", settings, "singleEmail")
-    addresses = [part.strip() for part in re.split(r"[;,\n]", str(settings.get("addresses") or "")) if part.strip()]
-    if not addresses:
-        problems.append(f"{where}: addresses expand to nothing: Grafana refuses to start")
-    problems += [f"{where}: {address!r} is not an email address" for address in addresses
-                 if not re.fullmatch(r"[^@\s]+@[^@\s]+", address)]
-    for key in ("subject", "message"):
-        for used in re.findall(r'template\s+"([^"]+)"', str(settings.get(key, ""))):
-            if used not in templates:
-                problems.append(f"{where}: {key} uses template {used!r}, which no provisioned template defines")
-    return problems
-
-
-def _route_problems(where: str, route: dict[str, Any], receivers: set[str], mute_times: set[str]) -> list[str]:
-    """A policy route and its children: receivers and mute timings exist, matchers well formed."""
-    problems = _unknown_keys(where, route, ROUTE_KEYS)
-    if "receiver" in route and route["receiver"] not in receivers:
-        problems.append(f"{where}: receiver {route['receiver']!r} is no contact point (fatal)")
-    for matcher in route.get("object_matchers") or []:
-        if not (isinstance(matcher, list) and len(matcher) == 3 and all(isinstance(part, str) for part in matcher)):
-            problems.append(f"{where}: object matcher {matcher!r} must be [label, operator, value] strings")
-        elif matcher[1] not in MATCHER_OPERATORS or not LABEL_NAME.fullmatch(matcher[0]):
-            problems.append(f"{where}: object matcher {matcher!r}: bad label or operator")
-    problems += _bool_field(where, route, "continue")
-    problems += _policy_timing_problems(where, route)
-    for timing in (route.get("mute_time_intervals") or []) + (route.get("active_time_intervals") or []):
-        if timing not in mute_times:
-            problems.append(f"{where}: time interval {timing!r} is not defined (fatal)")
-    for index, child in enumerate(route.get("routes") or []):
-        problems += _route_problems(f"{where}.routes[{index}]", child, receivers, mute_times)
-    return problems
-
-
-def _policy_timing_problems(where: str, route: dict[str, Any]) -> list[str]:
-    """group_by without duplicates; durations that parse."""
-    problems = [f"{where}: group_by lists {dup!r} twice" for dup in _duplicates(route.get("group_by") or [])]
-    for key in ("group_wait", "group_interval", "repeat_interval"):
-        if key in route and duration_s(route[key]) is None:
-            problems.append(f"{where}: {key} {route[key]!r} is not a duration")
-    return problems
-
-
-def policy_problems(documents: dict[str, Any], env: dict[str, str], receivers: set[str]) -> list[str]:
-    """The notification policy tree (one per org): root receiver, no root matchers, routes."""
-    problems, orgs = [], []
-    mute_times = {timing.get("name") for document in documents.values() for timing in document.get("muteTimes") or []}
-    for name, document in documents.items():
-        view = expanded(document, env, alerting_raw_path)
-        for index, policy in enumerate(view.get("policies") or []):
-            where = f"{name}: policies[{index}]"
-            orgs.append(policy.get("orgId", 1))
-            problems += _unknown_keys(where, policy, POLICY_ROOT_KEYS)
-            if policy.get("receiver") not in receivers:
-                problems.append(f"{where}: root receiver {policy.get('receiver')!r} is no contact point (fatal)")
-            child = {key: value for key, value in policy.items() if key in ROUTE_KEYS}
-            problems += _route_problems(where, child, receivers, mute_times)
-    problems += [f"org {org}: more than one policy tree (each replaces the whole tree)" for org in _duplicates(orgs)]
-    return problems
-
-
-def alerting_problems(documents: dict[str, Any], env: dict[str, str], uids: dict[str, str],
-                      panels: dict[str, set[int]]) -> list[str]:
-    """The alerting files: root keys, env expansion, rules, templates, contact points, policies."""
-    problems = []
-    receivers = {str(point.get("name")) for document in documents.values()
-                 for point in expanded(document, env, alerting_raw_path).get("contactPoints") or []}
-    for name, document in documents.items():
-        problems += _unknown_keys(name, document, ALERTING_ROOT_KEYS)
-        if document.get("apiVersion") != 1:
-            problems.append(f"{name}: apiVersion must be 1")
-        problems += _expansion_problems(name, document, env, alerting_raw_path)
-    problems += rules_problems(documents, uids, panels, receivers)
-    problems += templates_problems(documents)
-    problems += contact_point_problems(documents, env)
-    problems += policy_problems(documents, env, receivers)
-    return problems
-
-
-# ---------------------------------------------------------------------------------------------
 # Everything
 
 
@@ -915,13 +590,10 @@ def problems(found: Provisioning) -> list[str]:
     found_problems += json_problems + mount_problems(found.mounts)
     found_problems += [f"{name}: Grafana does not read this file (wrong extension or nested)" for name in found.ignored]
     uids = provisioned_datasources(parsed["datasources"])
-    panels = {str(model.get("uid")): {panel.get("id") for panel in model.get("panels") or []}
-              | {inner.get("id") for panel in model.get("panels") or [] for inner in panel.get("panels") or []}
-              for model in models.values()}
     found_problems += datasource_problems(parsed["datasources"], found.env)
+    found_problems += one_alert_path_problems(found, parsed["datasources"])
     found_problems += provider_problems(parsed["providers"], found.env, found.mounts)
     found_problems += dashboards_problems(models, uids)
-    found_problems += alerting_problems(parsed["alerting"], found.env, uids, panels)
     return found_problems
 
 
@@ -934,32 +606,3 @@ def parsed(found: Provisioning) -> Provisioning:
         documents["datasources"], documents["providers"], documents["alerting"])
     result.dashboards = models
     return result
-
-
-def route(labels: dict[str, str], documents: dict[str, Any], env: dict[str, str] | None = None) -> list[str]:
-    """The contact points an alert with `labels` reaches through the (expanded) policy tree."""
-    for document in documents.values():
-        for policy in expanded(document, env or {}, alerting_raw_path).get("policies") or []:
-            return _route_receivers(policy, labels, policy["receiver"])
-    return []
-
-
-def _route_receivers(node: dict[str, Any], labels: dict[str, str], inherited: str) -> list[str]:
-    """Alertmanager routing: the first matching child (more with continue), else this node."""
-    receiver = node.get("receiver", inherited)
-    reached = []
-    for child in node.get("routes") or []:
-        matchers = child.get("object_matchers") or []
-        if all(_matches(labels.get(name, ""), operator, value) for name, operator, value in matchers):
-            reached += _route_receivers(child, labels, receiver)
-            if not child.get("continue"):
-                break
-    return reached or [receiver]
-
-
-def _matches(actual: str, operator: str, expected: str) -> bool:
-    """One Alertmanager matcher."""
-    if operator in ("=~", "!~"):
-        found = re.fullmatch(expected, actual) is not None
-        return found if operator == "=~" else not found
-    return (actual == expected) == (operator == "=")

@@ -1,13 +1,14 @@
 """Every PromQL query Grafana will send, and how to send it to a Prometheus the way Grafana does.
 
-Reusable against any Prometheus: `PromQL(url)` is a small client, `panel_queries()`,
-`variable_queries()` and `alert_queries()` list what the provisioned files ask, `substitute()` turns
-Grafana's variables into what Grafana would send, and `PromQL.evaluate_panel/_variable/_alert` run
-one query and return its result (or raise QueryError), e.g. for the twin:
+Reusable against any Prometheus: `PromQL(url)` is a small client, `panel_queries()` and
+`variable_queries()` list what the provisioned dashboards ask, `substitute()` turns Grafana's
+variables into what Grafana would send, and `PromQL.evaluate_panel/_variable` run one query and return
+its result (or raise QueryError), e.g. for the twin:
 
     prom = PromQL(twin_prometheus_url)
     empty = [query for query in panel_queries() if not prom.evaluate_panel(query, Window(range_s=600))]
-    firing = [query for query in alert_queries() if prom.evaluate_alert(query)]
+
+Alert rules are Prometheus's own (prometheus/rules), checked by promtool and on the twin.
 """
 
 import json
@@ -18,11 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS_DIR = ROOT / "grafana" / "dashboards"
-ALERTING_DIR = ROOT / "grafana" / "provisioning" / "alerting"
 DATASOURCE_UID = "promethoide-prometheus"
 
 
@@ -70,19 +69,6 @@ class VariableQuery:
 
     def __str__(self) -> str:
         return f"{self.dashboard} variable {self.name}"
-
-
-@dataclass(frozen=True)
-class AlertQuery:
-    """The Prometheus step of an alert rule."""
-
-    uid: str
-    title: str
-    ref_id: str
-    expr: str
-
-    def __str__(self) -> str:
-        return f"alert {self.uid} {self.ref_id}"
 
 
 class QueryError(Exception):
@@ -148,30 +134,6 @@ def variable_queries(directory: Path = DASHBOARDS_DIR) -> list[VariableQuery]:
                 text = query.get("query", "") if isinstance(query, dict) else query
                 found.append(VariableQuery(uid, variable["name"], text or ""))
     return found
-
-
-def alerting_documents(directory: Path = ALERTING_DIR) -> list[tuple[Path, dict[str, Any]]]:
-    """The alerting provisioning files Grafana reads (.yaml, .yml, .json; not recursive)."""
-    documents = []
-    for path in sorted(directory.iterdir()):
-        if path.is_file() and path.suffix in (".yaml", ".yml", ".json"):
-            documents.append((path, yaml.safe_load(path.read_text(encoding="utf-8")) or {}))
-    return documents
-
-
-def alert_rules(directory: Path = ALERTING_DIR) -> list[dict[str, Any]]:
-    """Every rule of every group of every alerting file."""
-    return [rule for _, doc in alerting_documents(directory)
-            for group in doc.get("groups") or [] for rule in group.get("rules") or []]
-
-
-def alert_queries(directory: Path = ALERTING_DIR, datasource_uid: str = DATASOURCE_UID) -> list[AlertQuery]:
-    """The Prometheus steps (datasourceUid = the Prometheus datasource) of every rule."""
-    return [
-        AlertQuery(rule["uid"], rule.get("title", ""), step["refId"], step["model"]["expr"])
-        for rule in alert_rules(directory) for step in rule.get("data") or []
-        if step.get("datasourceUid") == datasource_uid
-    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -273,7 +235,3 @@ class PromQL:
         if match := re.fullmatch(r"query_result\((?P<expr>.+)\)", text):
             return [json.dumps(sample) for sample in self.query(match["expr"], end)]
         raise QueryError(f"{query}: not a variable query this check understands: {text}")
-
-    def evaluate_alert(self, query: AlertQuery, at: float | None = None) -> list[dict[str, Any]]:
-        """Run an alert rule's Prometheus step as an instant query, as Grafana evaluates it."""
-        return self.query(substitute(query.expr), at)

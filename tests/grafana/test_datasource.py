@@ -1,12 +1,14 @@
-"""grafana/provisioning/datasources: the one Prometheus datasource, as Grafana loads it."""
+"""grafana/provisioning/datasources: Prometheus (the default, for every panel) and Alertmanager (for
+the Alerting pages), as Grafana loads them."""
 
 import re
 
 import yaml
 
-from tests.support.compose import ROOT
+from tests.support.compose import ROOT, Endpoint, assert_reaches
 
 DATASOURCES = ROOT / "grafana" / "provisioning" / "datasources" / "prometheus.yaml"
+ALERTMANAGER = ROOT / "grafana" / "provisioning" / "datasources" / "alertmanager.yaml"
 
 
 def test_one_default_prometheus_datasource_with_a_pinned_uid() -> None:
@@ -22,3 +24,14 @@ def test_time_interval_is_the_scrape_interval() -> None:
     (datasource,) = yaml.safe_load(DATASOURCES.read_text())["datasources"]
     prometheus = yaml.safe_load((ROOT / "prometheus" / "prometheus.yml").read_text())
     assert datasource["jsonData"]["timeInterval"] == prometheus["global"]["scrape_interval"]
+
+
+def test_the_alertmanager_datasource_is_the_one_prometheus_sends_alerts_to() -> None:
+    (datasource,) = yaml.safe_load(ALERTMANAGER.read_text())["datasources"]
+    assert datasource["type"] == "alertmanager"
+    assert re.fullmatch(r"[a-z0-9-]{1,40}", datasource["uid"])
+    assert datasource["jsonData"] == {"implementation": "prometheus", "handleGrafanaManagedAlerts": False}
+    prometheus = yaml.safe_load((ROOT / "prometheus" / "prometheus.yml").read_text())
+    (manager,) = prometheus["alerting"]["alertmanagers"]
+    assert Endpoint.from_url(datasource["url"]) == Endpoint.from_url(manager["static_configs"][0]["targets"][0])
+    assert_reaches("grafana", Endpoint.from_url(datasource["url"]))

@@ -1,4 +1,4 @@
-"""Every panel, variable and alert query, as Grafana sends it, parses and evaluates on a real Prometheus.
+"""Every panel and variable query, as Grafana sends it, parses and evaluates on a real Prometheus.
 
 The Prometheus here (Debian's 2.42) has no data: this proves syntax and evaluation. The twin's tests
 reuse tests/grafana/queries.py against its live Prometheus for "data in every panel".
@@ -6,12 +6,11 @@ reuse tests/grafana/queries.py against its live Prometheus for "data in every pa
 
 import pytest
 
-from tests.grafana.queries import (AlertQuery, PanelQuery, PromQL, QueryError, Window, alert_queries,
-                                   interval_variables, panel_queries, substitute, variable_queries)
+from tests.grafana.queries import (PanelQuery, PromQL, QueryError, Window, interval_variables, panel_queries,
+                                   substitute, variable_queries)
 
 PANELS = panel_queries()
 VARIABLES = variable_queries()
-ALERTS = alert_queries()
 
 
 @pytest.fixture(scope="module")
@@ -47,10 +46,10 @@ def test_a_leftover_variable_fails() -> None:
 
 
 def test_there_is_something_to_check() -> None:
-    assert len(PANELS) > 80 and len(VARIABLES) >= 6 and len(ALERTS) >= 10
+    assert len(PANELS) > 80 and len(VARIABLES) >= 6
     assert {query.dashboard for query in PANELS} == {
         "promethoide-overview", "promethoide-api", "promethoide-postgres", "promethoide-host",
-        "promethoide-apache", "promethoide-probes", "promethoide-smoke"}
+        "promethoide-apache", "promethoide-probes", "promethoide-smoke", "promethoide-slo"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -64,8 +63,9 @@ def test_a_syntax_error_is_a_failure(prom: PromQL) -> None:
 
 
 def test_an_unknown_function_is_a_failure(prom: PromQL) -> None:
+    broken = PanelQuery("d", 1, "p", "A", "holt_winter(up[5m], 0.5, 0.5)", instant=True, range=False)
     with pytest.raises(QueryError, match="bad_data"):
-        prom.evaluate_alert(AlertQuery("x", "x", "A", "holt_winter(up[5m], 0.5, 0.5)"))
+        prom.evaluate_panel(broken)
 
 
 @pytest.mark.parametrize("query", PANELS, ids=str)
@@ -76,14 +76,3 @@ def test_panel_query_evaluates(prom: PromQL, query: PanelQuery) -> None:
 @pytest.mark.parametrize("query", VARIABLES, ids=str)
 def test_variable_query_evaluates(prom: PromQL, query: object) -> None:
     prom.evaluate_variable(query)  # type: ignore[arg-type]
-
-
-@pytest.mark.parametrize("query", ALERTS, ids=str)
-def test_alert_query_evaluates(prom: PromQL, query: AlertQuery) -> None:
-    prom.evaluate_alert(query)
-
-
-@pytest.mark.parametrize("query", ALERTS, ids=str)
-def test_alert_queries_use_no_dashboard_variables(query: AlertQuery) -> None:
-    # Alert windows are fixed ([5m]): Grafana's $__ variables would follow the rule's query settings.
-    assert "$" not in query.expr

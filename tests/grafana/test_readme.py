@@ -1,69 +1,20 @@
-"""grafana/README.md restates the dashboards, the alert rules and the pinned versions: held to them."""
+"""grafana/README.md restates the dashboards, the provisioning files and the pinned versions: held to them.
 
-import dataclasses
+The alert table lives in prometheus/README.md, generated from prometheus/alerts.yaml (tests/prometheus).
+"""
+
 import json
 import re
 import subprocess
-from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.support.alert_docs import Alert, alert_table_problems, grafana_alerts, prometheus_alerts
 from tests.support.compose import ROOT, services
-from tests.support.markdown import Table, code_spans, table
+from tests.support.markdown import code_spans, table
 
 GRAFANA = ROOT / "grafana"
 README = GRAFANA / "README.md"
-RULES = GRAFANA / "provisioning" / "alerting" / "rules.yaml"
-
-
-def alert_table() -> Table:
-    return table(README, "alert", "condition (PromQL)", "threshold", "for", "emailed to")
-
-
-# ---------------------------------------------------------------------------------------------
-# Alerts
-
-
-def test_the_alert_table_is_the_rules() -> None:
-    assert alert_table_problems(alert_table(), grafana_alerts(RULES)) == []
-
-
-def _changed(alerts: list[Alert], title: str, **changes: object) -> list[Alert]:
-    return [dataclasses.replace(a, **changes) if a.title == title else a for a in alerts]  # type: ignore[arg-type]
-
-
-Mutation = Callable[[list[Alert]], list[Alert]]
-MUTATIONS: list[tuple[str, Mutation, str]] = [
-    ("rule dropped", lambda a: [x for x in a if x.title != "API down"], "API down: listed, but no such rule"),
-    ("rule added", lambda a: [*a, Alert("Disk on fire", "x > 1", 60, "operations", "critical")],
-     "Disk on fire: a rule the table does not list"),
-    ("for changed", lambda a: _changed(a, "Host memory low", for_s=600), "Host memory low: the table says for 5m"),
-    ("team changed", lambda a: _changed(a, "Smoke test failing", team="operations"), "emailed to 'developers (critical)'"),
-    ("severity changed", lambda a: _changed(a, "API replica down", severity="critical"), "'operations (warning)'"),
-    ("threshold changed", lambda a: _changed(a, "Operator page slow", expr='probe_duration_seconds > 2'),
-     "Operator page slow: the table's threshold 1"),
-    ("percent threshold changed", lambda a: _changed(a, "API 5xx ratio high", expr="errors / requests > 0.01"),
-     "API 5xx ratio high: the table's threshold 5%"),
-]
-
-
-@pytest.mark.parametrize(("mutate", "expected"), [(m, e) for _, m, e in MUTATIONS], ids=[d for d, _, _ in MUTATIONS])
-def test_each_alert_table_check_bites(mutate: Mutation, expected: str) -> None:
-    problems = alert_table_problems(alert_table(), mutate(grafana_alerts(RULES)))
-    assert any(expected in problem for problem in problems), problems
-
-
-def test_the_check_reads_prometheus_rule_files_too(tmp_path: Path) -> None:
-    # The same rules written as a Prometheus rule file: what the table will be held to once alerts move.
-    rules = [{"alert": a.title, "expr": a.expr, "for": f"{int(a.for_s)}s",
-              "labels": {"team": a.team, "severity": a.severity}} for a in grafana_alerts(RULES)]
-    path = tmp_path / "alerts.yml"
-    path.write_text(yaml.safe_dump({"groups": [{"name": "promethoide", "rules": [*rules, {"record": "x", "expr": "1"}]}]}))
-    assert prometheus_alerts([path]) == grafana_alerts(RULES)
-    assert alert_table_problems(alert_table(), prometheus_alerts([path])) == []
 
 
 # ---------------------------------------------------------------------------------------------

@@ -19,9 +19,29 @@ def test_promtool_accepts_the_config() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_it_is_the_file_compose_mounts() -> None:
-    assert "./prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in services()["prometheus"]["volumes"]
+def test_it_is_the_file_compose_mounts_with_its_rules_beside_it() -> None:
+    assert "./prometheus:/etc/prometheus:ro" in services()["prometheus"]["volumes"]
     assert "--config.file=/etc/prometheus/prometheus.yml" in services()["prometheus"]["command"]
+    # Relative to prometheus.yml: the same path inside the container and in the repository.
+    assert yaml.safe_load(CONFIG.read_text())["rule_files"] == ["rules/*.yml"]
+
+
+def test_alerts_go_to_alertmanager() -> None:
+    (manager,) = yaml.safe_load(CONFIG.read_text())["alerting"]["alertmanagers"]
+    (group,) = manager["static_configs"]
+    for target in group["targets"]:
+        assert_reaches("prometheus", Endpoint.from_url(target))
+    assert group["targets"] == ["alertmanager:9093"]
+
+
+def test_the_monitoring_itself_is_scraped() -> None:
+    jobs = scrape_configs()
+    assert jobs["alertmanager"]["static_configs"][0]["targets"] == ["alertmanager:9093"]
+    assert jobs["grafana"]["static_configs"][0]["targets"] == ["grafana:3000"]
+    probes = {target: group["labels"]["module"] for group in jobs["blackbox"]["static_configs"]
+              for target in group["targets"]}
+    assert probes["mailpit:1025"] == "smtp_banner"
+    assert_reaches("blackbox-exporter", Endpoint.from_url("smtp://mailpit:1025"))
 
 
 def test_every_job_the_dashboards_use_exists() -> None:

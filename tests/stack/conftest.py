@@ -8,11 +8,19 @@ import pytest
 import yaml
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from tests.support.alertmanager import AlertmanagerClient
+from tests.support.mail import Inbox
 from tests.support.prometheus import PrometheusClient
+from tests.support.webhook import WebhookRecorder
 from tests.twin.stack import Twin
 
 # Smoke runs every few seconds instead of every minute, so a test sees several.
 K6_INTERVAL_S = 8
+# .env settings the twin changes, as an operator could: a changed alert group is mailed again after
+# 15 s rather than 5 min, so a resolved mail follows the repair within the test's patience.
+TWIN_SETTINGS = {"ALERT_GROUP_INTERVAL": "15s"}
+# A loopback address no twin service takes (the twin's start at 127.0.0.20).
+HEARTBEAT_ADDRESS = "127.0.0.5"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 
@@ -30,9 +38,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def twin() -> Iterator[Twin]:
+def heartbeat() -> Iterator[WebhookRecorder]:
+    """The external heartbeat service the Watchdog is sent to (WATCHDOG_WEBHOOK_URL), inside the twin's network."""
+    with WebhookRecorder(HEARTBEAT_ADDRESS) as recorder:
+        yield recorder
+
+
+@pytest.fixture(scope="session")
+def twin(heartbeat: WebhookRecorder) -> Iterator[Twin]:
     """The compose stack, booted natively; torn down even when a test fails."""
-    stack = Twin(Path(tempfile.mkdtemp(prefix="promethoide-twin-")), api_replicas=2, k6_interval_s=K6_INTERVAL_S)
+    stack = Twin(Path(tempfile.mkdtemp(prefix="promethoide-twin-")), api_replicas=2, k6_interval_s=K6_INTERVAL_S,
+                 settings={**TWIN_SETTINGS, "WATCHDOG_WEBHOOK_URL": heartbeat.url})
     try:
         stack.start()
         yield stack
@@ -43,6 +59,17 @@ def twin() -> Iterator[Twin]:
 @pytest.fixture(scope="session")
 def prometheus(twin: Twin) -> PrometheusClient:
     return PrometheusClient(twin.url("prometheus"))
+
+
+@pytest.fixture(scope="session")
+def alertmanager(twin: Twin) -> AlertmanagerClient:
+    return AlertmanagerClient(twin.url("alertmanager"))
+
+
+@pytest.fixture(scope="session")
+def inbox(twin: Twin) -> Inbox:
+    """The SMTP sink's mails, read through mailpit's API (the twin's stand-in serves it on mailpit:8025)."""
+    return Inbox(twin.url("mailpit", port=8025))
 
 
 @pytest.fixture(scope="session")

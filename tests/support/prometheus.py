@@ -10,7 +10,8 @@ class PrometheusClient:
     """Instant queries against a Prometheus HTTP API.
 
     Usage: `prom = PrometheusClient("http://prometheus:9090")`; `prom.values('up{job="api"}')` →
-    {instance: value}; `prom.wait_until('up{job="api"} == 0', lambda v: len(v) == 2, 45)`.
+    {instance: value}; `prom.wait_until('up{job="api"} == 0', lambda v: len(v) == 2, 45)`;
+    `prom.alerts()` → {alertname: state} of every pending or firing alert.
     """
 
     def __init__(self, url: str) -> None:
@@ -39,3 +40,18 @@ class PrometheusClient:
             if time.monotonic() > deadline:
                 raise AssertionError(f"after {timeout} s, {expr} = {values}")
             time.sleep(1)
+
+    def alert_list(self) -> list[dict]:  # type: ignore[type-arg]
+        """GET /api/v1/alerts: every active alert, {labels, annotations, state: pending|firing, activeAt, value}."""
+        response = httpx.get(self.url + "/api/v1/alerts", timeout=10)
+        body = response.json()
+        assert body["status"] == "success", body.get("error")
+        return body["data"]["alerts"]  # type: ignore[no-any-return]
+
+    def alerts(self) -> dict[str, str]:
+        """alertname -> "firing" if any of its alerts fires, else "pending"."""
+        states: dict[str, str] = {}
+        for alert in self.alert_list():
+            name = alert["labels"]["alertname"]
+            states[name] = "firing" if "firing" in (alert["state"], states.get(name)) else alert["state"]
+        return states

@@ -7,6 +7,13 @@ becomes the service's own address, and the Debian binary gets the listen flag it
 A service on the host's network (`network_mode: host`) keeps its own listen flags: the namespace is
 its host, and gets Docker's host-gateway address, which `host.docker.internal` names (extra_hosts).
 Grafana has no package on Debian or PyPI and is not started (its files are checked in tests/grafana).
+Prometheus runs its config unchanged, so its `grafana` job scrapes an address where nothing listens:
+in the twin `up{job="grafana"}` is 0 and the GrafanaDown alert fires, truthfully.
+
+Stand-ins: mailpit is tests/twin/mailsink.py (a real SMTP server that keeps every mail, read through
+mailpit's REST API); Alertmanager is Debian's 0.25 started through the project's own entrypoint.sh,
+which is told where that binary is by ALERTMANAGER_BIN, as compose tells it where the image's is.
+Settings that .env may change can be given to the twin (`settings=`), as a .env would give them.
 """
 
 import logging
@@ -42,6 +49,9 @@ DEBIAN_BINARIES = {
     "blackbox-exporter": "prometheus-blackbox-exporter",
     "pushgateway": "prometheus-pushgateway",
 }
+# Services whose compose entrypoint is a script of ours that runs the binary named by a variable:
+# the variable, and the Debian binary it names in the twin.
+ENTRYPOINT_BINARIES = {"alertmanager": ("ALERTMANAGER_BIN", "prometheus-alertmanager")}
 # Debian's apache exporter (0.12) names its listen flag the old way; the image's (1.x) --web.listen-address.
 LISTEN_FLAGS = {"apache-exporter": "--telemetry.address"}
 # Files that exist only inside an image, and where the twin finds them.
@@ -73,7 +83,8 @@ class Twin:
         twin.close()                  # everything stopped, also after a failure
     """
 
-    def __init__(self, workdir: Path, *, api_replicas: int = 2, k6_interval_s: int = 10) -> None:
+    def __init__(self, workdir: Path, *, api_replicas: int = 2, k6_interval_s: int = 10,
+                 settings: dict[str, str] | None = None) -> None:
         network.require_private_namespace()
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -82,6 +93,10 @@ class Twin:
         self.logs.mkdir(exist_ok=True)
         self.k6_interval_s = k6_interval_s
         self.env = _stack_env()
+        unknown = set(settings or {}) - set(self.env)
+        if unknown:
+            raise KeyError(f"not settings of .example.env: {sorted(unknown)}")
+        self.env.update(settings or {})
         self.model = compose(tuple(self.env.items()))
         self.services = {n: s for n, s in self.model["services"].items() if n not in NOT_AVAILABLE}
         replicas = {name: (api_replicas if name == "api" else 1) for name in self.model["services"]}
@@ -247,9 +262,15 @@ class Twin:
             return [_binary("apache2"), "-d", str(serverroot), "-f", str(ROOT / "apache" / "httpd.conf"), "-DFOREGROUND"], serverroot
         if name == "k6":
             return [sys.executable, str(ROOT / "k6-pycron" / "scheduler.py")], ROOT / "k6-pycron"
+        if name in ENTRYPOINT_BINARIES:
+            # The compose entrypoint (a script of the repository) with the compose command's flags.
+            argv = [self._map_argument(replica, arg) for arg in [*service["entrypoint"], *service.get("command", [])]]
+            return [*argv, f"--web.listen-address={replica.address}:{self._port(name)}"], self.workdir
         if name == "mailpit":
-            # A real SMTP server standing in for mailpit's: accepts and prints every mail.
-            return [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"{replica.address}:1025"], self.workdir
+            # A real SMTP server standing in for mailpit's, keeping every mail for mailpit's REST API.
+            ports = [int(str(port)) for port in service["expose"]]
+            return [sys.executable, "-m", "tests.twin.mailsink", "--smtp", f"{replica.address}:{ports[0]}",
+                    "--http", f"{replica.address}:{ports[1]}"], ROOT
         raise RuntimeError(f"the twin does not know how to run {name}")
 
     def _environment(self, replica: Replica) -> dict[str, str]:
@@ -266,6 +287,9 @@ class Twin:
             env["PYTHONDONTWRITEBYTECODE"] = "1"
         if name == "k6":
             env["SCHEDULER_CONFIG"] = str(self._k6_config())
+        if name in ENTRYPOINT_BINARIES:
+            variable, binary = ENTRYPOINT_BINARIES[name]
+            env[variable] = _binary(binary)
         return env
 
     def _k6_config(self) -> Path:
