@@ -65,6 +65,13 @@ def named(objects: list[Object], kind: str, name: str) -> Object:
     return found[0]
 
 
+def by_generated_name(objects: list[Object], kind: str, name: str) -> Object:
+    """The object a reference names (a generated ConfigMap's name includes its hash)."""
+    found = [obj for obj in objects if obj["kind"] == kind and obj["metadata"]["name"] == name]
+    assert len(found) == 1, f"{kind} {name}: {len(found)} found"
+    return found[0]
+
+
 def base_name(obj: Object) -> str:
     """A generated ConfigMap's name without the content hash kustomize appends."""
     name: str = obj["metadata"]["name"]
