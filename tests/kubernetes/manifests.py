@@ -4,6 +4,7 @@ Rendering is `kubectl kustomize --load-restrictor LoadRestrictionsNone OVERLAY`,
 gives users (the base reads the compose stack's own configuration files, outside its folder).
 """
 
+import copy
 import shutil
 import subprocess
 import sys
@@ -50,7 +51,7 @@ def _render(overlay: str) -> tuple[Object, ...]:
 
 def render(overlay: str) -> list[Object]:
     """Every object an overlay renders to (a fresh copy: tests may change it)."""
-    return yaml.safe_load(yaml.safe_dump(list(_render(overlay))))  # type: ignore[no-any-return]
+    return copy.deepcopy(list(_render(overlay)))
 
 
 def of_kind(objects: list[Object], kind: str) -> dict[str, Object]:
