@@ -71,6 +71,8 @@ def test_same_image(name: str) -> None:
         # kustomization's `images:` entry, which users point at their registry.
         assert (ROOT / compose["build"] / "Dockerfile").exists()
         assert image == f"promethoide-{name}:latest"
+        # `latest` would mean "always pull" from a registry that does not have it (README.md: kind load).
+        assert main_container(single_node()[name])["imagePullPolicy"] == "IfNotPresent"
         kustomization = yaml.safe_load((KUBERNETES / "base" / "kustomization.yaml").read_text())
         assert f"promethoide-{name}" in {entry["name"] for entry in kustomization["images"]}
 

@@ -62,6 +62,14 @@ def service(objects: list[Object], endpoint: Endpoint) -> Object:
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_object_is_in_the_namespace_and_part_of_the_stack(overlay: str) -> None:
+    for obj in render(overlay):
+        if obj["kind"] != "Namespace":
+            assert obj["metadata"].get("namespace") == NAMESPACE, (obj["kind"], obj["metadata"]["name"])
+        assert obj["metadata"]["labels"]["app.kubernetes.io/part-of"] == "promethoide", obj["metadata"]["name"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
 def test_every_service_selects_pods_that_serve_its_ports(overlay: str) -> None:
     objects = render(overlay)
     for svc in of_kind(objects, "Service").values():
