@@ -93,14 +93,29 @@ def kubernetes_prometheus() -> str:
     missing = set(KUBERNETES_SD) - found
     if missing:
         raise SystemExit(f"{COMPOSE_PROMETHEUS}: no job {sorted(missing)} to discover through Kubernetes")
-    # The compose file's own comment about DNS discovery no longer applies to the replaced job.
-    for job in config["scrape_configs"]:
-        if job["job_name"] in KUBERNETES_SD:
-            config["scrape_configs"].ca.items.pop(config["scrape_configs"].index(job), None)
-            comment = f"Every {KUBERNETES_SD[job['job_name']][0]} pod of this namespace, found through the Kubernetes API."
-            config["scrape_configs"].yaml_set_comment_before_after_key(
-                config["scrape_configs"].index(job), before=comment, indent=2)
-    return _dump(config, HEADER.format(source="prometheus/prometheus.yml"))
+    return _recomment(_dump(config, HEADER.format(source="prometheus/prometheus.yml")))
+
+
+def _recomment(text: str) -> str:
+    """The comment above each rediscovered job says how Kubernetes finds it (compose's said DNS or a
+    static name), and every job is set off by a blank line as in the compose file."""
+    lines = text.splitlines()
+    out: list[str] = []
+    for line in lines:
+        job = line.removeprefix("  - job_name: ")
+        if line.startswith("  - job_name: "):
+            if job in KUBERNETES_SD:
+                while out and out[-1].startswith("  #"):
+                    out.pop()
+                out.append(f"  # Every {KUBERNETES_SD[job][0]} pod of this namespace (found through the Kubernetes API) on")
+                out.append(f"  # port {KUBERNETES_SD[job][1]}: one target per pod, whatever the number of replicas or nodes.")
+            block = len(out)
+            while block and out[block - 1].startswith("  #"):
+                block -= 1
+            if block and out[block - 1].strip() and not out[block - 1].endswith(":"):
+                out.insert(block, "")
+        out.append(line)
+    return "\n".join(out) + "\n"
 
 
 def prometheus_rules() -> str:

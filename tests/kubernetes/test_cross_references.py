@@ -145,6 +145,14 @@ def test_every_configmap_holds_the_compose_stacks_own_files(overlay: str) -> Non
         assert found[name]["data"] == expected, f"ConfigMap {name} is not {patterns}"
 
 
+def test_every_configmap_fits_the_api_servers_limit() -> None:
+    """A ConfigMap holds at most 1 MiB (https://kubernetes.io/docs/concepts/configuration/configmap/):
+    the dashboards' is the one that grows. Above 256 KiB only server-side apply takes it (README.md)."""
+    for name, configmap in configmaps(render("single-node")).items():
+        size = sum(len(key) + len(value.encode()) for key, value in configmap["data"].items())
+        assert size < 1024 * 1024, f"ConfigMap {name} is {size} bytes: split it"
+
+
 def mounts_of(objects: list[Object], workload: str) -> dict[str, set[str]]:
     """Each path a workload's main container sees -> the ConfigMap keys that appear there."""
     wl = workloads(objects)[workload]
