@@ -9,6 +9,8 @@ Outputs (never edit them by hand; tests/kubernetes checks they are fresh):
   ``KUBERNETES_SD`` find their targets through the Kubernetes API (a pod per API replica, a pod per
   node-exporter on each node) instead of compose's DNS or a static name. Rules, alerting, every other
   job and its labels are the compose file's, comments included.
+- ``base/kustomization.yaml``'s ``configMapGenerator`` files lists for the folders in ``CONFIGMAP_FOLDERS``:
+  every file there, so that a new rule file, mail template or dashboard is carried over by running this.
 - ``overlays/prometheus-operator/prometheusrules.yaml``: one PrometheusRule per prometheus/rules/*.yml,
   whose ``spec.groups`` is that file's ``groups`` as it is (prometheus-operator's PrometheusRule spec is
   Prometheus's rule file format: https://prometheus-operator.dev/docs/api-reference/api/#monitoring.coreos.com/v1.PrometheusRuleSpec).
@@ -31,6 +33,16 @@ COMPOSE_PROMETHEUS = ROOT / "prometheus" / "prometheus.yml"
 RULES = ROOT / "prometheus" / "rules"
 KUBERNETES_PROMETHEUS = HERE / "base" / "prometheus.yml"
 PROMETHEUS_RULES = HERE / "overlays" / "prometheus-operator" / "prometheusrules.yaml"
+KUSTOMIZATION = HERE / "base" / "kustomization.yaml"
+
+# ConfigMap -> the repository files (globs) it holds, whole; each is mounted as a folder.
+CONFIGMAP_FOLDERS = {
+    "prometheus-rules": "prometheus/rules/*.yml",
+    "alertmanager-templates": "alertmanager/templates/*.tmpl",
+    "grafana-datasources": "grafana/provisioning/datasources/*.yaml",
+    "grafana-dashboard-providers": "grafana/provisioning/dashboards/*.yaml",
+    "grafana-dashboards": "grafana/dashboards/*.json",
+}
 
 # job -> (the pods' app.kubernetes.io/name label, container port). The API has one pod per replica
 # (the scaled overlay runs several, its autoscaler more); node-exporter one per node (a DaemonSet).
@@ -134,9 +146,29 @@ def prometheus_rules() -> str:
     return header + "---\n".join(documents)
 
 
+def kustomization() -> str:
+    """The text of base/kustomization.yaml with every CONFIGMAP_FOLDERS files list up to date."""
+    yaml = _yaml()
+    yaml.width = 120
+    config = yaml.load(KUSTOMIZATION.read_text())
+    generators = {entry["name"]: entry for entry in config["configMapGenerator"]}
+    for name, pattern in CONFIGMAP_FOLDERS.items():
+        found = sorted(ROOT.glob(pattern))
+        if not found:
+            raise SystemExit(f"no file matches {pattern} (ConfigMap {name})")
+        generators[name]["files"] = CommentedSeq(f"../../{path.relative_to(ROOT)}" for path in found)
+    out = io.StringIO()
+    yaml.dump(config, out)
+    return out.getvalue()
+
+
 def outputs() -> dict[Path, str]:
     """Every generated file and the text it must have."""
-    return {KUBERNETES_PROMETHEUS: kubernetes_prometheus(), PROMETHEUS_RULES: prometheus_rules()}
+    return {
+        KUBERNETES_PROMETHEUS: kubernetes_prometheus(),
+        PROMETHEUS_RULES: prometheus_rules(),
+        KUSTOMIZATION: kustomization(),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

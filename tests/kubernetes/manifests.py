@@ -107,6 +107,27 @@ def main_container(workload: Object) -> Object:
     return container
 
 
+def mounted_files(objects: list[Object], workload: Object) -> dict[str, str]:
+    """Every file the main container sees from a ConfigMap: its path -> its text. Follows what the
+    kubelet does: a configMap volume shows its keys (or its items' paths) under the mount path, a
+    subPath mount shows that one key at the mount path."""
+    volumes = {v["name"]: v for v in pod_template(workload)["spec"].get("volumes", [])}
+    seen: dict[str, str] = {}
+    for mount in main_container(workload).get("volumeMounts", []):
+        volume = volumes.get(mount["name"], {})  # not there: a volumeClaimTemplate
+        sources = [volume] + volume.get("projected", {}).get("sources", [])
+        for source in (s["configMap"] for s in sources if "configMap" in s):
+            data = by_generated_name(objects, "ConfigMap", source["name"])["data"]
+            items = source.get("items") or [{"key": key, "path": key} for key in data]
+            for item in items:
+                if "subPath" in mount:
+                    if item["path"] == mount["subPath"]:
+                        seen[mount["mountPath"]] = data[item["key"]]
+                else:
+                    seen[f"{mount['mountPath']}/{item['path']}"] = data[item["key"]]
+    return seen
+
+
 def walk(node: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], Any]]:
     """Every (path, value) of a parsed YAML tree, depth first."""
     yield path, node

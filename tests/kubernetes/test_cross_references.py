@@ -9,16 +9,18 @@ import pytest
 import yaml
 
 from tests.kubernetes.manifests import (
-    NAMESPACE, OVERLAYS, SECRET, Object, base_name, by_generated_name, containers, main_container, of_kind,
-    pod_template, render, walk, workloads,
+    NAMESPACE, OVERLAYS, SECRET, Object, base_name, by_generated_name, containers, main_container,
+    mounted_files, of_kind, pod_template, render, walk, workloads,
 )
 from tests.support.compose import ROOT, Endpoint, example_env
 
 # Each ConfigMap and the repository files it must hold, whole: adding a rule file, a dashboard or a
 # provisioning file to the compose stack without adding it to kubernetes/base fails here.
 CONFIGMAP_FILES = {
-    "prometheus": ["kubernetes/base/prometheus.yml", "prometheus/rules/*.yml"],
-    "alertmanager": ["alertmanager/entrypoint.sh", "alertmanager/alertmanager.yml", "alertmanager/templates/*"],
+    "prometheus": ["kubernetes/base/prometheus.yml"],
+    "prometheus-rules": ["prometheus/rules/*.yml"],
+    "alertmanager": ["alertmanager/entrypoint.sh", "alertmanager/alertmanager.yml"],
+    "alertmanager-templates": ["alertmanager/templates/*"],
     "blackbox": ["blackbox/blackbox.yml"],
     "grafana-datasources": ["grafana/provisioning/datasources/*"],
     "grafana-dashboard-providers": ["grafana/provisioning/dashboards/*"],
@@ -154,20 +156,10 @@ def test_every_configmap_fits_the_api_servers_limit() -> None:
 
 
 def mounts_of(objects: list[Object], workload: str) -> dict[str, set[str]]:
-    """Each path a workload's main container sees -> the ConfigMap keys that appear there."""
-    wl = workloads(objects)[workload]
-    volumes = {v["name"]: v for v in pod_template(wl)["spec"]["volumes"]}
+    """Each folder a workload's main container sees ConfigMap files in -> their names."""
     seen: dict[str, set[str]] = {}
-    for mount in main_container(wl).get("volumeMounts", []):
-        volume = volumes.get(mount["name"], {})  # not there: a volumeClaimTemplate
-        for source in [volume] + volume.get("projected", {}).get("sources", []):
-            if "configMap" not in source:
-                continue
-            data = by_generated_name(objects, "ConfigMap", source["configMap"]["name"])["data"]
-            items = source["configMap"].get("items") or [{"key": key, "path": key} for key in data]
-            for item in items:
-                path = f"{mount['mountPath']}/{item['path']}"
-                seen.setdefault(str(Path(path).parent), set()).add(Path(path).name)
+    for path in mounted_files(objects, workloads(objects)[workload]):
+        seen.setdefault(str(Path(path).parent), set()).add(Path(path).name)
     return seen
 
 

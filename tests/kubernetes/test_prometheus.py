@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from tests.kubernetes.manifests import (
-    KUBERNETES, NAMESPACE, Object, by_generated_name, main_container, named, pod_template, render, workloads,
+    KUBERNETES, NAMESPACE, Object, main_container, mounted_files, named, pod_template, render, workloads,
 )
 from tests.support.compose import ROOT
 
@@ -92,15 +92,12 @@ def test_prometheus_may_list_the_pods_it_discovers() -> None:
 def mounted_config(objects: list[Object], into: Path) -> Path:
     """The Prometheus container's /etc/prometheus as Kubernetes lays it out; returns prometheus.yml."""
     deployment = workloads(objects)["prometheus"]
-    (mount,) = [m for m in main_container(deployment)["volumeMounts"] if m["mountPath"] == "/etc/prometheus"]
-    (volume,) = [v for v in pod_template(deployment)["spec"]["volumes"] if v["name"] == mount["name"]]
-    for source in volume["projected"]["sources"]:
-        data = by_generated_name(objects, "ConfigMap", source["configMap"]["name"])["data"]
-        for item in source["configMap"]["items"]:
-            (into / item["path"]).parent.mkdir(parents=True, exist_ok=True)
-            (into / item["path"]).write_text(data[item["key"]])
+    for path, text in mounted_files(objects, deployment).items():
+        relative = Path(path).relative_to("/etc/prometheus")
+        (into / relative).parent.mkdir(parents=True, exist_ok=True)
+        (into / relative).write_text(text)
     flag = next(a for a in main_container(deployment)["args"] if a.startswith("--config.file="))
-    return into / Path(flag.split("=", 1)[1]).relative_to(mount["mountPath"])
+    return into / Path(flag.split("=", 1)[1]).relative_to("/etc/prometheus")
 
 
 def promtool(*args: str) -> subprocess.CompletedProcess[str]:
