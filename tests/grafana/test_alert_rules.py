@@ -50,7 +50,7 @@ def constant(value: float) -> str:
     return f"{value}x{STEPS}"
 
 
-def histogram(handler: str, phases: list[tuple[int, float]], per_step: int = 10) -> dict[str, str]:
+def histogram(handler: str, phases: list[tuple[int, float]], per_step: int = 10, status: str = "2xx") -> dict[str, str]:
     """Cumulative request-duration buckets: `per_step` requests per step taking `seconds` in each phase."""
     series = {}
     for le in LATENCY_BUCKETS:
@@ -59,15 +59,16 @@ def histogram(handler: str, phases: list[tuple[int, float]], per_step: int = 10)
             for _ in range(steps):
                 total += per_step if seconds <= float(le) else 0
                 counts.append(str(total))
-        series[f'http_request_duration_seconds_bucket{{{API}, handler="{handler}", method="GET", le="{le}"}}'] = \
+        selector = f'{API}, handler="{handler}", method="GET", status="{status}", le="{le}"'
+        series[f"http_request_duration_seconds_bucket{{{selector}}}"] = \
             " ".join(counts)
     return series
 
 
 def requests(handler: str, status: str, per_step: float) -> dict[str, str]:
-    """An http_requests_total counter growing by `per_step` requests per step."""
+    """The request count (the latency histogram's _count) growing by `per_step` requests per step."""
     selector = f'{API}, handler="{handler}", method="GET", status="{status}"'
-    return {f"http_requests_total{{{selector}}}": f"0+{per_step}x{STEPS}"}
+    return {f"http_request_duration_seconds_count{{{selector}}}": f"0+{per_step}x{STEPS}"}
 
 
 def filesystem(mountpoint: str, fstype: str, available: float, readonly: int = 0) -> dict[str, str]:
@@ -160,6 +161,9 @@ CASES: dict[str, list[Case]] = {
                                   **histogram("/immigration", [(STEPS, 0.04)])}),
         # The original compared cumulative buckets: slow once, firing forever. A rate recovers.
         Case("slow five minutes, fast since", histogram("/dni/{dni}", [(20, 0.7), (STEPS - 20, 0.003)])),
+        # Paths that match no route (handler="none") have no latency objective.
+        Case("unmatched paths slow", {**histogram("none", [(STEPS, 0.7)], status="4xx"),
+                                      **histogram("/dni/{dni}", [(STEPS, 0.003)])}),
     ],
     "promethoide-api-5xx-ratio": [
         Case("17% of requests fail", {**requests("/immigration", "2xx", 10), **requests("/immigration", "5xx", 2)},
@@ -167,6 +171,9 @@ CASES: dict[str, list[Case]] = {
         Case("1% fail, and /readyz reports a database outage", {
             **requests("/immigration", "2xx", 10), **requests("/immigration", "5xx", 0.1),
             **requests("/readyz", "5xx", 10)}),
+        # A scanner's burst of 404s on unmatched paths must not dilute the ratio below the threshold.
+        Case("17% fail during a scan", {**requests("/immigration", "2xx", 10), **requests("/immigration", "5xx", 2),
+                                        **requests("none", "4xx", 1000)}, [{}]),
     ],
 }
 
