@@ -109,8 +109,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="runs per case; the median is reported")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2, help="as WEB_CONCURRENCY in the image")
-    parser.add_argument("--cpu-requests", type=int, default=2000, help="requests per in-process CPU batch")
-    parser.add_argument("--cpu-batches", type=int, default=7, help="in-process CPU batches per variant; the best counts")
+    parser.add_argument("--cpu-requests", type=int, default=500, help="requests per in-process CPU batch")
+    parser.add_argument("--cpu-batches", type=int, default=30, help="in-process CPU batches per variant")
     parser.add_argument("--cpu-only", action="store_true", help="only the in-process CPU measurement")
     args = parser.parse_args()
     if not shutil.which("wrk"):
@@ -134,12 +134,12 @@ def main() -> int:
     return 0
 
 
-def cpu_in_process(db_env: dict[str, str], args: argparse.Namespace) -> dict[str, float]:
+def cpu_in_process(db_env: dict[str, str], args: argparse.Namespace) -> list[dict[str, float]]:
     """CPU time per GET /dni of each app variant, called in this process without a server.
 
     Throughput on a shared machine swings with the neighbours' load; the CPU time a process spends
-    on a request much less, and the best of several batches less still. The apps run in multiprocess
-    mode, as in the image, with their lifespan (a real connection pool). Microseconds per request.
+    on a request much less, and comparing batches run one after the other less still. The apps run in
+    multiprocess mode, as in the image, with their lifespan (a real connection pool).
     """
     os.environ.update(db_env)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="bench-metrics-")  # before prometheus_client loads
@@ -151,22 +151,26 @@ def cpu_in_process(db_env: dict[str, str], args: argparse.Namespace) -> dict[str
     return asyncio.run(_cpu_per_request(variants, args.cpu_requests, args.cpu_batches))
 
 
-async def _cpu_per_request(variants: dict[str, object], requests: int, batches: int) -> dict[str, float]:
-    """The best batch of each variant, batches taken in turns."""
-    best = dict.fromkeys(variants, float("inf"))
+async def _cpu_per_request(variants: dict[str, object], requests: int, batches: int) -> list[dict[str, float]]:
+    """Per batch round, each variant's CPU µs per request; the variants take turns, a round at a time."""
+    rounds = []
     async with contextlib.AsyncExitStack() as stack:
         for app in variants.values():
             await stack.enter_async_context(app.router.lifespan_context(app))  # type: ignore[attr-defined]
         for app in variants.values():
             for _ in range(200):
                 await _get(app, DNI)
-        for _ in range(batches):
-            for name, app in variants.items():
+        for number in range(batches):
+            names = list(variants)
+            order = names[number % len(names):] + names[:number % len(names)]
+            results = {}
+            for name in order:
                 start = time.process_time()
                 for _ in range(requests):
-                    await _get(app, DNI)
-                best[name] = min(best[name], (time.process_time() - start) * 1e6 / requests)
-    return best
+                    await _get(variants[name], DNI)
+                results[name] = (time.process_time() - start) * 1e6 / requests
+            rounds.append(results)
+    return rounds
 
 
 async def _get(app: object, path: str) -> None:
@@ -256,15 +260,17 @@ def report(bare: Result, rounds: list[dict[str, Result]], post: Result, args: ar
     print(f"- POST /immigration: {post.rps:,.0f} registrations/s (target >= 500)")
 
 
-def report_cpu(cpu: dict[str, float], args: argparse.Namespace) -> None:
+def report_cpu(rounds: list[dict[str, float]], args: argparse.Namespace) -> None:
     """Print the in-process CPU time per request and what the request metrics add to it."""
-    print(f"\nIn one process, no server: CPU time per GET /dni, best of {args.cpu_batches} batches of "
-          f"{args.cpu_requests}\n")
-    print("| what | CPU µs/request | request metrics cost |")
-    print("|---|---:|---:|")
-    for name, us in cpu.items():
-        cost = "" if name == UNINSTRUMENTED else f"+{us / cpu[UNINSTRUMENTED] - 1:.1%}"
-        print(f"| {name} | {us:.0f} | {cost} |")
+    print(f"\nIn one process, no server: CPU time per GET /dni, {args.cpu_batches} rounds of {args.cpu_requests} "
+          "requests per variant\n")
+    print("| what | CPU µs/request, best | median | request metrics cost (median of paired rounds) |")
+    print("|---|---:|---:|---:|")
+    for name in rounds[0]:
+        values = [r[name] for r in rounds]
+        cost = "" if name == UNINSTRUMENTED else \
+            f"+{statistics.median(r[name] / r[UNINSTRUMENTED] - 1 for r in rounds):.1%}"
+        print(f"| {name} | {min(values):.0f} | {statistics.median(values):.0f} | {cost} |")
 
 
 def _cpu() -> str:
