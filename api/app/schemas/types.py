@@ -66,15 +66,6 @@ def cents(value: Decimal) -> Decimal:
     return amount.copy_abs() if amount.is_zero() else amount
 
 
-def exact_number(value: object) -> object:
-    """Refuse a binary float: it is a rounded copy of what the client wrote (499.999999999999999
-    arrives as 500.0). Request bodies are parsed with decimals (app.json_body), so none reaches here
-    from a client; a float means a parse that lost digits, and is refused rather than judged."""
-    if isinstance(value, float):
-        raise ValueError("a number must arrive as written, not as a binary float")
-    return value
-
-
 def whole_number(value: object) -> object:
     """An integer in a path or query string, as decimal digits: `5.0`, `1e2`, `5_0` or ` 5` are not
     silently read as 5, 100, 50 or 5."""
@@ -96,14 +87,10 @@ FlightNumber = Annotated[
 ]
 PersonName = Annotated[str, Field(min_length=1, max_length=120, examples=["Ada Lovelace"]), AfterValidator(person_name)]
 Lodging = Annotated[str, Field(max_length=200, examples=["Hotel Alvear, Buenos Aires"]), AfterValidator(lodging)]
-# decimal_places before the range, so 499.999999999999999 is refused for its decimals (pydantic's
-# max_digits would be checked first and name the digit count instead); the maximum is NUMERIC(12,2)'s.
-Money = Annotated[
-    Decimal,
-    Field(ge=0, le=MAX_MONEY, decimal_places=2, examples=["1500.00"]),
-    AfterValidator(cents),
-    BeforeValidator(exact_number),  # after Field: before it, the JSON schema would carry "ge"/"le" raw
-]
+# Exact only if the JSON number reached pydantic as a Decimal of its text (app.json_body), never a float.
+# NUMERIC(12,2)'s range as `le` rather than max_digits, which pydantic checks before decimal_places: so
+# 499.999999999999999 is refused for its decimals, and the bound shows in the OpenAPI schema.
+Money = Annotated[Decimal, Field(ge=0, le=MAX_MONEY, decimal_places=2, examples=["1500.00"]), AfterValidator(cents)]
 # For ids, page sizes and cursors in paths and query strings: `Annotated[int, Query(ge=1), DIGITS_ONLY]`
-# (after Path/Query, for the same reason).
+# (after Path/Query: before them, the JSON schema would carry "ge"/"le" as raw keys).
 DIGITS_ONLY = BeforeValidator(whole_number)
