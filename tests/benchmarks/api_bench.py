@@ -147,7 +147,8 @@ def cpu_in_process(db_env: dict[str, str], args: argparse.Namespace) -> list[dic
     from app.main import app as production  # only now: after the environment is set
     from tests.benchmarks import apps
 
-    variants = {UNINSTRUMENTED: apps.uninstrumented, BEFORE: apps.counter_and_histogram, PRODUCTION: production}
+    variants = {UNINSTRUMENTED: apps.uninstrumented, BEFORE: apps.counter_and_histogram, PRODUCTION: production,
+                "GET /dni, same histogram, route read from the scope (not in production)": apps.route_from_scope}
     return asyncio.run(_cpu_per_request(variants, args.cpu_requests, args.cpu_batches))
 
 
