@@ -1,5 +1,7 @@
 """What Prometheus scrapes: RED metrics per route template, and the checkpoint's business outcomes.
 
+Requests: `http_request_duration_seconds` (histogram; labels handler, method, status), whose `_count`
+is the request counter: rate = `rate(..._count[5m])`, errors = the same with `status="5xx"`.
 Labels carry route templates and reason codes only: document numbers and names never become a label.
 With several workers, prometheus_client's multiprocess mode (PROMETHEUS_MULTIPROC_DIR, emptied by the
 entrypoint before the workers start) makes /metrics add up every worker.
@@ -24,19 +26,31 @@ UNKNOWN_FLIGHTS = Counter(
 )
 
 
+# The `handler` label of every request that matched no route: a scanner's burst of 404s is one series,
+# not one per path (the instrumentator's own value for untemplated requests).
+UNMATCHED_HANDLER = "none"
+
+
 def instrument(app: FastAPI) -> None:
-    """Add the request metrics middleware and the /metrics endpoint."""
+    """Add the request metrics middleware and the /metrics endpoint.
+
+    One histogram carries everything: `http_request_duration_seconds_count{handler, method, status}`
+    counts requests (status grouped: 2xx, 4xx, 5xx), its buckets give latency, its sum the time
+    spent. A separate request counter would record the same count again and cost throughput
+    (tests/benchmarks/README.md).
+    """
     Instrumentator(
         should_group_status_codes=True,
-        # Unmatched paths (scanners, typos) would otherwise each be a label value.
-        should_ignore_untemplated=True,
+        # Unmatched paths (scanners, typos) are counted under handler="none": never one label each.
+        should_ignore_untemplated=False,
+        should_group_untemplated=True,
         # No in-progress gauge: it cost 7% of GET /dni's throughput (tests/benchmarks/README.md),
         # and requests in flight follow from the histogram (Little's law):
         # sum(rate(http_request_duration_seconds_sum[1m])).
         should_instrument_requests_inprogress=False,
         excluded_handlers=["^/metrics$"],
-    ).add(metrics.requests()).add(
-        metrics.latency(buckets=LATENCY_BUCKETS, should_include_status=False)
+    ).add(
+        metrics.latency(buckets=LATENCY_BUCKETS, should_include_status=True)
     ).instrument(app).expose(app, include_in_schema=False, should_gzip=False)
 
 

@@ -2,8 +2,8 @@
 
 from grafana_foundation_sdk.builders import dashboard
 
-from .common import (RATE, GREEN, RED, YELLOW, Q, bars_panel, new_dashboard, query_variable, row, stat_panel, steps,
-                     threshold_lines, timeseries_panel)
+from .common import (RATE, REQUESTS, GREEN, RED, YELLOW, Q, bars_panel, new_dashboard, query_variable, row,
+                     stat_panel, steps, threshold_lines, timeseries_panel)
 
 API = 'job="api", instance=~"$instance"'
 ROUTES = f'{API}, handler=~"$handler"'
@@ -21,8 +21,8 @@ def quantile(q: float, selector: str, by: str) -> str:
 
 def error_ratio(status: str, by: str) -> str:
     """The share of requests answered with `status` (5xx, 4xx), per `by`; 0, not "No data", when none was."""
-    everything = f"sum by ({by}) (rate(http_requests_total{{{ROUTES}}}{RATE}))"
-    return (f'(sum by ({by}) (rate(http_requests_total{{{ROUTES}, status="{status}"}}{RATE})) or {everything} * 0)'
+    everything = f"sum by ({by}) (rate({REQUESTS}{{{ROUTES}}}{RATE}))"
+    return (f'(sum by ({by}) (rate({REQUESTS}{{{ROUTES}, status="{status}"}}{RATE})) or {everything} * 0)'
             f" / {everything}")
 
 
@@ -49,12 +49,12 @@ def _summary(board: dashboard.Dashboard) -> dashboard.Dashboard:
             thresholds=steps((None, RED), (1, GREEN))))
         .with_panel(stat_panel(
             "Requests/s", "All routes, all selected replicas.",
-            [Q(f"sum(rate(http_requests_total{{{ROUTES}}}{RATE}))", "requests/s", instant=True)], unit="reqps"))
+            [Q(f"sum(rate({REQUESTS}{{{ROUTES}}}{RATE}))", "requests/s", instant=True)], unit="reqps"))
         .with_panel(stat_panel(
             "5xx ratio", "Share of requests answered 5xx (the API down or its database unavailable).",
             # "or vector(0)": no 5xx series yet is a ratio of 0, not "No data".
-            [Q(f'(sum(rate(http_requests_total{{{ROUTES}, status="5xx"}}{RATE})) or vector(0))'
-               f" / sum(rate(http_requests_total{{{ROUTES}}}{RATE}))", "5xx", instant=True)],
+            [Q(f'(sum(rate({REQUESTS}{{{ROUTES}, status="5xx"}}{RATE})) or vector(0))'
+               f" / sum(rate({REQUESTS}{{{ROUTES}}}{RATE}))", "5xx", instant=True)],
             unit="percentunit", thresholds=steps((None, GREEN), (0.01, YELLOW), (0.05, RED)), no_value="no traffic"))
         .with_panel(stat_panel(
             "p95 latency", "95th percentile over every selected route.",
@@ -76,7 +76,7 @@ def _per_route(board: dashboard.Dashboard) -> dashboard.Dashboard:
         board.with_row(row("Per route"))
         .with_panel(timeseries_panel(
             "Request rate by route", "Requests per second per route template.",
-            [Q(f"sum by (handler) (rate(http_requests_total{{{ROUTES}}}{RATE}))", "{{handler}}")], "reqps"))
+            [Q(f"sum by (handler) (rate({REQUESTS}{{{ROUTES}}}{RATE}))", "{{handler}}")], "reqps"))
         .with_panel(timeseries_panel(
             "Error ratio by route", "5xx: the server failed. 4xx: refusals and unknown documents, expected.",
             [Q(error_ratio("5xx", "handler"), "{{handler}} 5xx"), Q(error_ratio("4xx", "handler"), "{{handler}} 4xx")],
@@ -93,7 +93,7 @@ def _per_route(board: dashboard.Dashboard) -> dashboard.Dashboard:
             [Q(in_flight("handler"), "{{handler}}")], "short"))
         .with_panel(timeseries_panel(
             "Requests by status class", "All routes; 2xx served, 4xx refused or not found, 5xx failed.",
-            [Q(f"sum by (status) (rate(http_requests_total{{{ROUTES}}}{RATE}))", "{{status}}")], "reqps",
+            [Q(f"sum by (status) (rate({REQUESTS}{{{ROUTES}}}{RATE}))", "{{status}}")], "reqps",
             stacked=True))
     )
 
@@ -129,13 +129,13 @@ def _replicas(board: dashboard.Dashboard) -> dashboard.Dashboard:
         board.with_row(row("Replicas"))
         .with_panel(timeseries_panel(
             "Requests/s per replica", "Each API container is its own target (DNS discovery of the service).",
-            [Q(f"sum by (instance) (rate(http_requests_total{{{ROUTES}}}{RATE}))", "{{instance}}")], "reqps"))
+            [Q(f"sum by (instance) (rate({REQUESTS}{{{ROUTES}}}{RATE}))", "{{instance}}")], "reqps"))
         .with_panel(threshold_lines(timeseries_panel(
             "p95 latency per replica", "A replica slower than the others points at that container.",
             [Q(quantile(0.95, ROUTES, "instance"), "{{instance}}")], "s"), LATENCY_THRESHOLDS))
         .with_panel(timeseries_panel(
             "Replica $instance", "Requests of this replica by status class; a panel per selected replica.",
-            [Q(f"sum by (status) (rate(http_requests_total{{{ROUTES}}}{RATE}))", "{{status}}")], "reqps",
+            [Q(f"sum by (status) (rate({REQUESTS}{{{ROUTES}}}{RATE}))", "{{status}}")], "reqps",
             width=8, stacked=True).repeat("instance").repeat_direction("h").max_per_row(3))
     )
 
@@ -147,5 +147,5 @@ def build() -> dashboard.Dashboard:
         "The immigration-checkpoint API: per route rate, errors, latency and concurrency; business outcomes; "
         "every replica.",
     ).with_variable(query_variable("instance", "Replica", 'label_values(up{job="api"}, instance)')).with_variable(
-        query_variable("handler", "Route", 'label_values(http_requests_total{job="api"}, handler)'))
+        query_variable("handler", "Route", f'label_values({REQUESTS}{{job="api"}}, handler)'))
     return _replicas(_business(_per_route(_summary(board))))

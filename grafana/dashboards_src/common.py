@@ -14,6 +14,9 @@ from grafana_foundation_sdk.models import text as text_models
 
 # Every rate() window: Grafana derives it from the step and the datasource's scrape interval.
 RATE = "[$__rate_interval]"
+# The API's request counter is its latency histogram's count (labels handler, method, status), as
+# api/app/metrics.py exposes it; requests that matched no route carry handler="none".
+REQUESTS = "http_request_duration_seconds_count"
 
 # The uid pinned in provisioning/datasources/prometheus.yaml. Naming it here, never a ${DS_...}
 # placeholder: file provisioning does not resolve those, every panel would say "No data".

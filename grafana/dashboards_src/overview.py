@@ -2,7 +2,7 @@
 
 from grafana_foundation_sdk.builders import dashboard, stat
 
-from .common import (RATE, GREEN, NOT_DISKS, PASS_FAIL, RED, UP_DOWN, YELLOW, Q, dashboard_url, new_dashboard, row,
+from .common import (RATE, REQUESTS, GREEN, NOT_DISKS, PASS_FAIL, RED, UP_DOWN, YELLOW, Q, dashboard_url, new_dashboard, row,
                      stat_panel, steps, text_panel, timeseries_panel)
 
 UP = steps((None, RED), (1, GREEN))
@@ -56,12 +56,12 @@ def _signals(board: dashboard.Dashboard) -> dashboard.Dashboard:
         board.with_row(row("Golden signals"))
         .with_panel(stat_panel(
             "API requests/s", "All routes, all replicas.",
-            [Q(f'sum(rate(http_requests_total{{job="api"}}{RATE}))', "requests/s", instant=True)], unit="reqps",
+            [Q(f'sum(rate({REQUESTS}{{job="api"}}{RATE}))', "requests/s", instant=True)], unit="reqps",
             link=api, width=3))
         .with_panel(stat_panel(
             "API 5xx ratio", "Share of API requests answered 5xx.",
-            [Q(f'(sum(rate(http_requests_total{{job="api", status="5xx"}}{RATE})) or vector(0)) / '
-               f'sum(rate(http_requests_total{{job="api"}}{RATE}))', "5xx", instant=True)], unit="percentunit",
+            [Q(f'(sum(rate({REQUESTS}{{job="api", status="5xx"}}{RATE})) or vector(0)) / '
+               f'sum(rate({REQUESTS}{{job="api"}}{RATE}))', "5xx", instant=True)], unit="percentunit",
             thresholds=steps((None, GREEN), (0.01, YELLOW), (0.05, RED)), link=api, width=3, no_value="no traffic"))
         .with_panel(stat_panel(
             "API p95", "95th percentile latency, all routes.",
@@ -102,7 +102,7 @@ def _trends(board: dashboard.Dashboard) -> dashboard.Dashboard:
             [Q("up", "{{job}} {{instance}}", instant=True)], thresholds=UP, mappings=UP_DOWN, width=24, height=5))
         .with_panel(timeseries_panel(
             "API requests by status class", "All routes and replicas.",
-            [Q(f'sum by (status) (rate(http_requests_total{{job="api"}}{RATE}))', "{{status}}")], "reqps",
+            [Q(f'sum by (status) (rate({REQUESTS}{{job="api"}}{RATE}))', "{{status}}")], "reqps",
             stacked=True))
         .with_panel(timeseries_panel(
             "Probe durations", "Every probed URL; /delay is slow by design (see the Probes dashboard).",

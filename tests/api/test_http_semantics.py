@@ -160,5 +160,5 @@ def test_head_and_options_are_counted_under_their_route_template(client: httpx.C
     client.head("/dni/12345678A")
     client.options("/healthz")
     metrics = client.get("/metrics").text
-    assert re.search(r'^http_requests_total\{handler="/dni/\{dni\}",method="HEAD",status="2xx"\} [1-9]', metrics, re.M)
-    assert re.search(r'^http_requests_total\{handler="/healthz",method="OPTIONS",status="2xx"\} [1-9]', metrics, re.M)
+    assert re.search(r'^http_request_duration_seconds_count\{handler="/dni/\{dni\}",method="HEAD",status="2xx"\} [1-9]', metrics, re.M)
+    assert re.search(r'^http_request_duration_seconds_count\{handler="/healthz",method="OPTIONS",status="2xx"\} [1-9]', metrics, re.M)

@@ -103,9 +103,10 @@ MUTATIONS: list[tuple[str, Mutation, str]] = [
      "${DS_...}"),
     ("duplicate refId", lambda f: panel(f, "api.json", 10)["targets"][1].update(refId="A"), "refId 'A' is used twice"),
     ("multi variable with =", lambda f: panel(f, "api.json", 9)["targets"][0].update(
-        expr='sum(rate(http_requests_total{instance="$instance"}[$__rate_interval]))'), "match it with =~"),
+        expr='sum(rate(http_request_duration_seconds_count{instance="$instance"}[$__rate_interval]))'),
+     "match it with =~"),
     ("fixed rate window", lambda f: panel(f, "api.json", 9)["targets"][0].update(
-        expr="sum(rate(http_requests_total[5m]))"), "use $__rate_interval"),
+        expr="sum(rate(http_request_duration_seconds_count[5m]))"), "use $__rate_interval"),
     ("undeclared variable", lambda f: panel(f, "api.json", 9)["targets"][0].update(
         expr='up{job=~"$jobs"}'), "not a template variable"),
     ("old schema", lambda f: f.dashboards["api.json"].update(schemaVersion=27), "outside 36-41"),

@@ -104,9 +104,19 @@ def series(objective: Objective, phases: list[tuple[int, float]]) -> dict[str, s
     api = SPEC.api
     route = {"job": api.job, "handler": "/dni/{dni}", **matcher_labels(SPEC.route_groups[objective.group])}
     route_labels = ", ".join(f'{k}="{v}"' for k, v in route.items())
-    # A failing health check: excluded from every SLI (`not_traffic`), it must change nothing.
+    # Excluded from every SLI (`not_traffic`), they must change nothing: a failing health check, and a
+    # scanner's burst of fast 404s on paths that match no route (handler "none"), a hundred times the
+    # traffic, which would dilute every ratio below its alert threshold if it were counted.
     noise = f'{api.requests}{{job="{api.job}", handler="/readyz", method="GET", status="5xx"}}'
-    found = {noise: cumulative([100.0] * len(shares))}
+    scan = {"job": api.job, "handler": "none", "method": "GET", "status": "4xx"}
+    scan_labels = ", ".join(f'{k}="{v}"' for k, v in scan.items())
+    found = {noise: cumulative([100.0] * len(shares)),
+             f"{api.requests}{{{scan_labels}}}": cumulative([100.0 * REQUESTS_PER_MINUTE] * len(shares))}
+    if objective.slo.sli == "latency":
+        for le in [*LATENCY_BUCKETS, math.inf]:
+            label = "+Inf" if le == math.inf else slo_rules.le(le)
+            found[f'{api.latency_buckets}{{{scan_labels}, le="{label}"}}'] = cumulative(
+                [100.0 * REQUESTS_PER_MINUTE] * len(shares))
     if objective.slo.sli == "availability":
         found[f'{api.requests}{{{route_labels}, status="2xx"}}'] = cumulative(
             [REQUESTS_PER_MINUTE * (1 - s) for s in shares])

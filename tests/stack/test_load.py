@@ -11,7 +11,7 @@ from tests.support.prometheus import PrometheusClient
 from tests.twin.stack import Twin
 
 LOCUSTFILE = Path(__file__).resolve().parents[2] / "api" / "load" / "performance_tests.py"
-API_REQUESTS = 'sum(http_requests_total{job="api", handler!~"/healthz|/readyz"})'
+API_REQUESTS = 'sum(http_request_duration_seconds_count{job="api", handler!~"/healthz|/readyz"})'
 
 
 def test_a_load_run_through_apache_has_no_failures_and_is_counted(

@@ -27,7 +27,7 @@ def test_every_api_replica_is_a_target(twin: Twin, prometheus: PrometheusClient,
 
 
 def test_each_exporter_reports_its_service(prometheus: PrometheusClient, scrape_interval_s: float) -> None:
-    for expr in ("pg_up", "apache_up", "node_load1", 'http_requests_total{job="api"}'):
+    for expr in ("pg_up", "apache_up", "node_load1", 'http_request_duration_seconds_count{job="api"}'):
         prometheus.wait_until(expr, lambda v: bool(v) and all(value >= 0 for value in v.values()), 3 * scrape_interval_s)
     assert set(prometheus.values("pg_up").values()) == {1.0}
     assert set(prometheus.values("apache_up").values()) == {1.0}

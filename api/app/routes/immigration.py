@@ -9,14 +9,15 @@ from app import crud
 from app.checkpoint import Refusal, admissible, refusal_for
 from app.deps import Db, SettingsDep
 from app.errors import EntryRefused, NotFound, error_responses
+from app.json_body import ExactJSONRoute
 from app.metrics import ENTRIES_REGISTERED, INTERPOL_HITS, UNKNOWN_FLIGHTS, count_refusal
 from app.schemas.immigration import ImmigrationCheckOut, ImmigrationCreate, ImmigrationOut, ImmigrationPage
-from app.schemas.types import DocumentNumber
+from app.schemas.types import DIGITS_ONLY, DocumentNumber
 
-router = APIRouter(prefix="/immigration", tags=["immigration"])
+router = APIRouter(prefix="/immigration", tags=["immigration"], route_class=ExactJSONRoute)
 
 MAX_ID = 2**31 - 1  # the id column is a PostgreSQL integer
-EntryId = Annotated[int, Path(ge=1, le=MAX_ID)]
+EntryId = Annotated[int, Path(ge=1, le=MAX_ID), DIGITS_ONLY]
 
 
 @router.post(
@@ -64,8 +65,10 @@ async def get_entry(entry_id: EntryId, db: Db) -> ImmigrationOut:
 async def list_entries(
     db: Db,
     dni: Annotated[DocumentNumber | None, Query(description="Only this document's entries")] = None,
-    before_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description="next_before_id of the previous page")] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    before_id: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="next_before_id of the previous page"), DIGITS_ONLY
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=100), DIGITS_ONLY] = 20,
 ) -> ImmigrationPage:
     """Registered entries, newest first, a page at a time."""
     rows = await crud.list_entries(db, dni=dni, before_id=before_id, limit=limit)

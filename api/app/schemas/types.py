@@ -5,13 +5,16 @@ import unicodedata
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 
 _SEPARATORS = re.compile(r"[\s\-.]+")
 _DOCUMENT = re.compile(r"[A-Z0-9]{5,20}")
 _FLIGHT = re.compile(r"(?P<airline>[A-Z]{2}|[A-Z][0-9]|[0-9][A-Z])(?P<number>[0-9]{1,4})(?P<suffix>[A-Z]?)")
 # Control, format (zero-width, bidi overrides), private-use and unpaired-surrogate characters.
 _INVISIBLE = {"Cc", "Cf", "Co", "Cs", "Zl", "Zp"}
+_WHOLE_NUMBER = re.compile(r"-?[0-9]+")  # ASCII digits; "-1" is left to the range check, which says why
+CENT = Decimal("0.01")
+MAX_MONEY = Decimal("9999999999.99")  # NUMERIC(12,2)
 
 
 def _compact(value: str) -> str:
@@ -58,8 +61,17 @@ def lodging(value: str) -> str:
 
 
 def cents(value: Decimal) -> Decimal:
-    """An amount with exactly two decimals, as NUMERIC(12,2) stores it."""
-    return value.quantize(Decimal("0.01"))
+    """An amount with exactly two decimals, as NUMERIC(12,2) stores it; -0 is 0.00, not -0.00."""
+    amount = value.quantize(CENT)
+    return amount.copy_abs() if amount.is_zero() else amount
+
+
+def whole_number(value: object) -> object:
+    """An integer in a path or query string, as decimal digits: `5.0`, `1e2`, `5_0` or ` 5` are not
+    silently read as 5, 100, 50 or 5."""
+    if isinstance(value, str) and not _WHOLE_NUMBER.fullmatch(value):
+        raise ValueError("must be a whole number written in digits, such as 42")
+    return value
 
 
 # Raw inputs are bounded before normalisation, so a 100 kB string is refused without being copied.
@@ -75,4 +87,10 @@ FlightNumber = Annotated[
 ]
 PersonName = Annotated[str, Field(min_length=1, max_length=120, examples=["Ada Lovelace"]), AfterValidator(person_name)]
 Lodging = Annotated[str, Field(max_length=200, examples=["Hotel Alvear, Buenos Aires"]), AfterValidator(lodging)]
-Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2, examples=["1500.00"]), AfterValidator(cents)]
+# Exact only if the JSON number reached pydantic as a Decimal of its text (app.json_body), never a float.
+# NUMERIC(12,2)'s range as `le` rather than max_digits, which pydantic checks before decimal_places: so
+# 499.999999999999999 is refused for its decimals, and the bound shows in the OpenAPI schema.
+Money = Annotated[Decimal, Field(ge=0, le=MAX_MONEY, decimal_places=2, examples=["1500.00"]), AfterValidator(cents)]
+# For ids, page sizes and cursors in paths and query strings: `Annotated[int, Query(ge=1), DIGITS_ONLY]`
+# (after Path/Query: before them, the JSON schema would carry "ge"/"le" as raw keys).
+DIGITS_ONLY = BeforeValidator(whole_number)
