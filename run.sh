@@ -9,6 +9,8 @@
 #   ./run.sh backup [--with-prometheus] [DIR]
 #                             a timestamped, checksummed backup under DIR (default BACKUP_DIR, ./backups)
 #   ./run.sh restore DIR      verify the backup in DIR, then restore it (the API is stopped meanwhile)
+#   ./run.sh site-credentials NAME [CENTRE_ADDRESS]
+#                             credentials and agent config for a remote site (site/README.md)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -134,7 +136,84 @@ backup_command() {
     "$@"
 }
 
-require_docker
+# Remote sites (site/README.md). Everything lives under SITE_CREDENTIALS_DIR (default
+# ./site-credentials, git-ignored): ca/ the CA that signs the centre's certificate (its key never
+# leaves this folder), centre/ what Apache mounts (certificate, key, htpasswd), NAME/ what the site
+# NAME copies into its site/credentials/. The directory is created private (umask 077); centre/ and
+# its htpasswd are readable by others because Apache's www-data children read the htpasswd on every
+# request (it holds hashes of random 128-bit passwords, not the passwords).
+site_credentials_dir() {
+    local dir=${SITE_CREDENTIALS_DIR:-}
+    [[ -z $dir && -e .env ]] && dir=$(env_value SITE_CREDENTIALS_DIR)
+    echo "${dir:-./site-credentials}"
+}
+
+# The CA and the centre's certificate, once: issued for the name `centre`, which every site's
+# agent uses (site/docker-compose.yaml maps it to the centre's address), so no address is baked in.
+centre_certificate() {
+    local dir=$1
+    [[ -s $dir/centre/centre.crt ]] && return
+    mkdir -p "$dir/ca" "$dir/centre"
+    chmod 700 "$dir/ca"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+        -subj "/CN=Promethoide sites CA" -keyout "$dir/ca/ca.key" -out "$dir/ca/ca.crt" \
+        -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=centre" \
+        -keyout "$dir/centre/centre.key" -out "$dir/ca/centre.csr" 2>/dev/null
+    openssl x509 -req -in "$dir/ca/centre.csr" -CA "$dir/ca/ca.crt" -CAkey "$dir/ca/ca.key" \
+        -set_serial "0x$(random_secret | cut -c1-30)" -days 825 -out "$dir/centre/centre.crt" \
+        -extfile <(printf 'subjectAltName=DNS:centre\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n') 2>/dev/null
+    rm -f "$dir/ca/centre.csr"
+    chmod 600 "$dir/centre/centre.key"
+}
+
+# A new random password for site NAME (an existing one is replaced: the site must take the new
+# files), its hash in centre/htpasswd, and NAME/ with everything the site needs.
+site_credentials() {
+    local name=${1:-} address=${2:-} dir password hash
+    [[ $name =~ ^[a-z0-9][a-z0-9-]{0,62}$ ]] ||
+        die "usage: ./run.sh site-credentials NAME [CENTRE_ADDRESS]; NAME: lower-case letters, digits and '-' (got '${name}')"
+    [[ $name != centre && $name != ca ]] || die "'$name' is reserved (the central host is the site 'centre')"
+    if [[ -z $address ]]; then
+        address=$(hostname -I 2>/dev/null | awk '{print $1}')
+        [[ -n $address ]] || die "cannot tell this host's address: give it, ./run.sh site-credentials $name CENTRE_ADDRESS"
+    fi
+    [[ $address =~ ^[0-9a-fA-F.:]+$ ]] || die "CENTRE_ADDRESS must be an IP address (compose extra_hosts), got '$address'"
+    command -v openssl >/dev/null 2>&1 || die "openssl is needed to create certificates and password hashes"
+    dir=$(site_credentials_dir)
+    umask 077
+    mkdir -p "$dir"
+    centre_certificate "$dir"
+    password=$(random_secret)
+    # SHA-512 crypt: Apache checks it through the C library's crypt() (apr_password_validate), as
+    # it does bcrypt; the password is random, so the hash's cost is not what protects it.
+    hash=$(openssl passwd -6 -stdin <<<"$password")
+    touch "$dir/centre/htpasswd"
+    { grep -v "^$name:" "$dir/centre/htpasswd" || true; echo "$name:$hash"; } >"$dir/centre/htpasswd.new"
+    mv "$dir/centre/htpasswd.new" "$dir/centre/htpasswd"
+    chmod 755 "$dir/centre"
+    chmod 644 "$dir/centre/htpasswd" "$dir/centre/centre.crt"
+    mkdir -p "$dir/$name"
+    printf '%s' "$password" >"$dir/$name/password"
+    cp "$dir/ca/ca.crt" "$dir/$name/ca.crt"
+    sed "s/\${SITE_NAME}/$name/g" site/prometheus-agent.yml >"$dir/$name/prometheus-agent.yml"
+    printf '# The central host, as this site reaches it (an IP address).\nCENTRE_ADDRESS=%s\n' "$address" \
+        >"$dir/$name/site.env"
+    cat <<TXT
+Site '$name' may now remote-write to this host (port 9443, TLS, user '$name').
+Its files, private to you: $dir/$name/  (prometheus-agent.yml, password, ca.crt, site.env)
+On the site's host:
+  1. copy this repository's site/ folder there, and $dir/$name/ into it as site/credentials/
+  2. cd site && cp credentials/site.env .env && sudo chown -R 65534:65534 credentials   (the agent runs as nobody)
+  3. docker compose up -d
+Here: start or reload Apache so it reads the new password: docker compose up -d apache && docker compose kill -s USR1 apache
+The centre must be reachable from the site at $address:9443: set REMOTE_WRITE_BIND_ADDRESS in .env
+(127.0.0.1 by default: this machine only), then docker compose up -d apache.
+TXT
+}
+
+# site-credentials only writes files: it works where Docker is not installed.
+[[ ${1:-} == site-credentials ]] || require_docker
 case "${1:-up}" in
     up) up ;;
     down) docker compose down ;;
@@ -146,5 +225,6 @@ case "${1:-up}" in
             --headless --only-summary "$@"
         ;;
     backup | restore) backup_command "$@" ;;
-    *) die "unknown command '$1' (use: up, down, logs, status, load, backup, restore)" ;;
+    site-credentials) shift; site_credentials "$@" ;;
+    *) die "unknown command '$1' (use: up, down, logs, status, load, backup, restore, site-credentials)" ;;
 esac

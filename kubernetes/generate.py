@@ -97,9 +97,16 @@ def kubernetes_prometheus() -> str:
         found.add(job["job_name"])
         assert "relabel_configs" not in job, f"job {job['job_name']}: merge its relabel_configs here first"
         position = next(i for i, key in enumerate(job) if key in DISCOVERY_KEYS)
+        # Labels the compose job gives its targets (the node job's `site: centre`) survive the change of
+        # discovery as relabelling; one set of labels for the whole job, or the targets would differ.
+        static_labels = [dict(group.get("labels") or {}) for group in job.get("static_configs") or []]
+        assert len({tuple(sorted(labels.items())) for labels in static_labels}) <= 1, \
+            f"job {job['job_name']}: target groups with different labels cannot become one pod discovery"
         for key in DISCOVERY_KEYS:
             job.pop(key, None)
         sd, relabel = _pod_discovery(*KUBERNETES_SD[job["job_name"]])
+        for name, value in (static_labels[0] if static_labels else {}).items():
+            relabel.append(CommentedMap(target_label=name, replacement=value))
         job.insert(position, "kubernetes_sd_configs", sd)
         job.insert(position + 1, "relabel_configs", relabel)
     missing = set(KUBERNETES_SD) - found

@@ -18,6 +18,10 @@ SERVICES = {
     "k6": None, "mailpit": 1025, "alertmanager": 9093,
 }
 PUBLISHED = {"apache": 80, "grafana": 3000, "prometheus": 9090, "alertmanager": 9093, "mailpit": 8025}
+# The one port published for other hosts (remote sites' agents), on an address of its own, also
+# 127.0.0.1 by default: the operator opens it (REMOTE_WRITE_BIND_ADDRESS).
+REMOTE_WRITE = ("apache", "${REMOTE_WRITE_BIND_ADDRESS:-127.0.0.1}:9443:9443")
+REMOTE_WRITE_PORT = 9443
 
 
 def test_the_file_follows_the_compose_specification() -> None:
@@ -95,9 +99,12 @@ def test_only_what_a_person_opens_is_published_on_the_bind_address() -> None:
         for port in service.get("ports", []):
             host_ip, _host_port, container_port = str(port).split(":")
             assert host_ip == "127.0.0.1", f"{name} publishes {port} beyond this machine by default"
-            published[name] = int(container_port)
+            if int(container_port) != REMOTE_WRITE_PORT:
+                published[name] = int(container_port)
     assert published == PUBLISHED
     assert raw.count("${BIND_ADDRESS:-127.0.0.1}:") == len(PUBLISHED)
+    name, port = REMOTE_WRITE
+    assert raw.count(port) == 1 and f"127.0.0.1:{REMOTE_WRITE_PORT}:{REMOTE_WRITE_PORT}" in services()[name]["ports"]
 
 
 def test_the_api_scales_without_port_clashes() -> None:
@@ -169,6 +176,7 @@ def test_the_bind_address_comment_names_the_published_ports() -> None:
     comment = re.search(r"# Address the published ports \(([^)]*)\)", text)
     assert comment, "the BIND_ADDRESS comment no longer lists the published ports"
     host_ports = {int(str(port).split(":")[-2]) for service in services().values() for port in service.get("ports", [])}
+    host_ports.discard(REMOTE_WRITE_PORT)  # its own address, REMOTE_WRITE_BIND_ADDRESS
     assert {int(port) for port in re.findall(r"\d+", comment[1])} == host_ports
 
 

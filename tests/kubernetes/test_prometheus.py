@@ -59,6 +59,18 @@ def test_it_differs_from_compose_only_in_how_the_api_and_node_exporter_are_found
 
 
 @pytest.mark.parametrize("job_name", ["api", "node"])
+def test_kubernetes_discovery_keeps_the_labels_compose_gives_the_targets(job_name: str) -> None:
+    # The node job's `site: centre`: without it the host alerts and dashboards lose the central host.
+    compose_job = jobs(yaml.safe_load(COMPOSE_CONFIG.read_text()))[job_name]
+    given = {k: v for group in compose_job.get("static_configs", []) for k, v in (group.get("labels") or {}).items()}
+    relabel = jobs(rendered_config())[job_name]["relabel_configs"]
+    set_by_relabel = {r["target_label"]: r["replacement"] for r in relabel if "replacement" in r and "source_labels" not in r}
+    assert set_by_relabel == given
+    if job_name == "node":
+        assert given == {"site": "centre"}
+
+
+@pytest.mark.parametrize("job_name", ["api", "node"])
 def test_kubernetes_discovery_keeps_the_pods_that_serve_the_job(job_name: str) -> None:
     job = jobs(rendered_config())[job_name]
     (sd,) = job["kubernetes_sd_configs"]

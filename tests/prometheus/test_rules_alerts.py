@@ -24,7 +24,11 @@ EVAL_AT = "10m"     # late enough for every 5m window and `for`
 API = 'job="api", instance="10.0.0.2:8000"'
 APACHE = 'job="apache", instance="apache-exporter:9117"'
 POSTGRES = 'job="postgres", instance="postgres-exporter:9187"'
-NODE = 'job="node", instance="node-exporter:9100"'
+NODE = 'job="node", instance="node-exporter:9100", site="centre"'
+# A remote site's series, as its agent remote-writes them (site/prometheus-agent.yml).
+SITE_NODE = 'job="node", instance="127.0.0.1:9100", site="lisbon"'
+SITE_AGENT = 'job="prometheus-agent", instance="127.0.0.1:9099", site="lisbon"'
+WRITE_QUEUE = 'remote_name="abc123", url="https://centre:9443/api/v1/write"'
 BLACKBOX = 'job="blackbox-exporter", instance="blackbox-exporter:9115"'
 PROMETHEUS = 'job="prometheus", instance="prometheus:9090"'
 ALERTMANAGER = 'job="alertmanager", instance="alertmanager:9093"'
@@ -181,6 +185,10 @@ CASES: dict[str, list[Case]] = {
     "ExporterDown": [
         Case("node-exporter down", {**up(POSTGRES, APACHE, BLACKBOX), **up(NODE, value=0)},
              [labels(NODE, service="node-exporter")]),
+        Case("a remote site's node-exporter down", {**up(*EXPORTERS), **up(SITE_NODE, value=0)},
+             [labels(SITE_NODE, service="node-exporter")]),
+        Case("the centre's node job gone, a site's still there", up(POSTGRES, APACHE, BLACKBOX, SITE_NODE),
+             [{"job": "node", "site": "centre", "service": "node-exporter"}]),
         Case("postgres job gone from the configuration", up(APACHE, NODE, BLACKBOX),
              [{"job": "postgres", "service": "postgres-exporter"}]),
         Case("every exporter up", up(*EXPORTERS)),
@@ -270,6 +278,35 @@ def promtool(directory: Path, rules_file: Path, alert: str, case: Case) -> subpr
     test.write_text(yaml.safe_dump(unit_test(without_annotations(rules_file, directory), alert, case, static)))
     return subprocess.run([PROMTOOL, "test", "rules", str(test)], capture_output=True, text=True, timeout=120)
 
+
+CASES.update({
+    "SiteSilent": [
+        # Samples until 7.5 min, then nothing: silent for 2.5 min at EVAL_AT.
+        Case("a known site stopped sending", {**up(NODE), f"up{{{SITE_NODE}}}": f"1x30 _x{STEPS - 30}",
+                                               f"up{{{SITE_AGENT}}}": f"1x30 _x{STEPS - 30}"}, [{"site": "lisbon"}]),
+        Case("one of its jobs still sends", {**up(NODE, SITE_AGENT), f"up{{{SITE_NODE}}}": f"1x30 _x{STEPS - 30}"}),
+        Case("silent for under the minute and its `for`", {**up(NODE), f"up{{{SITE_NODE}}}": f"1x37 _x{STEPS - 37}"}),
+        Case("sending", up(NODE, SITE_NODE, SITE_AGENT)),
+        Case("only the centre (no site ever seen)", up(NODE)),
+    ],
+    "SiteRemoteWriteFailing": [
+        Case("samples rejected", {f"prometheus_remote_storage_samples_failed_total{{{SITE_AGENT}, {WRITE_QUEUE}}}":
+                                  growing(30)}, [labels(f"{SITE_AGENT}, {WRITE_QUEUE}")]),
+        Case("none rejected since long ago", {
+            f"prometheus_remote_storage_samples_failed_total{{{SITE_AGENT}, {WRITE_QUEUE}}}": constant(12)}),
+    ],
+    "SiteRemoteWriteBehind": [
+        Case("five minutes behind", {
+            f"prometheus_remote_storage_highest_timestamp_in_seconds{{{SITE_AGENT}}}": "1000+15x80",
+            f"prometheus_remote_storage_queue_highest_sent_timestamp_seconds{{{SITE_AGENT}, {WRITE_QUEUE}}}":
+                "700+15x80"},
+             [{"site": "lisbon", "instance": "127.0.0.1:9099", "url": "https://centre:9443/api/v1/write"}]),
+        Case("a batch behind", {
+            f"prometheus_remote_storage_highest_timestamp_in_seconds{{{SITE_AGENT}}}": "1000+15x80",
+            f"prometheus_remote_storage_queue_highest_sent_timestamp_seconds{{{SITE_AGENT}, {WRITE_QUEUE}}}":
+                "995+15x80"}),
+    ],
+})
 
 CASE_PARAMS = [(alert, case) for alert, cases in CASES.items() for case in cases]
 

@@ -14,6 +14,7 @@ from prometheus.rulegen.runbooks import Page
 from tests.prometheus.test_rules_generated import alerting_rules, panel_of
 from tests.support.compose import ROOT, services
 from tests.support.postgres import ThrowawayPostgres
+from tests.twin.site import site_model
 
 RUNBOOKS = ROOT / "prometheus" / "runbooks"
 PAGES = pages()
@@ -67,7 +68,8 @@ def problems(command: str) -> list[str]:
             found.append(f"./run.sh has no {tokens[1]!r}")
     elif tokens[:2] == ["docker", "compose"]:
         verb, service, args = compose_command(tokens)
-        definition = services().get(service)
+        # A service of the centre, or of the site bundle (run on a remote site's host, in its site/ folder).
+        definition = services().get(service) or site_model()["services"].get(service)
         if definition is None:
             return [f"no compose service {service!r}"]
         if verb == "exec":

@@ -12,6 +12,7 @@ from tests.support.alertmanager import AlertmanagerClient
 from tests.support.mail import Inbox
 from tests.support.prometheus import PrometheusClient
 from tests.support.webhook import WebhookRecorder
+from tests.twin.site import make_credentials
 from tests.twin.stack import Twin
 
 # Smoke runs every few seconds instead of every minute, so a test sees several.
@@ -19,6 +20,8 @@ K6_INTERVAL_S = 8
 # .env settings the twin changes, as an operator could: a changed alert group is mailed again after
 # 15 s rather than 5 min, so a resolved mail follows the repair within the test's patience.
 TWIN_SETTINGS = {"ALERT_GROUP_INTERVAL": "15s"}
+# The twin's remote site (tests/stack/test_remote_site.py).
+SITE_NAME = "twin-site"
 # A loopback address no twin service takes (the twin's start at 127.0.0.20).
 HEARTBEAT_ADDRESS = "127.0.0.5"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -45,10 +48,18 @@ def heartbeat() -> Iterator[WebhookRecorder]:
 
 
 @pytest.fixture(scope="session")
-def twin(heartbeat: WebhookRecorder) -> Iterator[Twin]:
+def site_credentials() -> Path:
+    """SITE_CREDENTIALS_DIR with the twin's remote site's credentials, made before Apache starts (so it
+    listens on 9443, as after `./run.sh site-credentials NAME` on a real host); the site's folder."""
+    return make_credentials(Path(tempfile.mkdtemp(prefix="promethoide-sites-")), SITE_NAME)
+
+
+@pytest.fixture(scope="session")
+def twin(heartbeat: WebhookRecorder, site_credentials: Path) -> Iterator[Twin]:
     """The compose stack, booted natively; torn down even when a test fails."""
     stack = Twin(Path(tempfile.mkdtemp(prefix="promethoide-twin-")), api_replicas=2, k6_interval_s=K6_INTERVAL_S,
-                 settings={**TWIN_SETTINGS, "WATCHDOG_WEBHOOK_URL": heartbeat.url})
+                 settings={**TWIN_SETTINGS, "WATCHDOG_WEBHOOK_URL": heartbeat.url,
+                           "SITE_CREDENTIALS_DIR": str(site_credentials.parent)})
     try:
         stack.start()
         yield stack

@@ -57,6 +57,8 @@ LISTEN_FLAGS = {"apache-exporter": "--telemetry.address"}
 # Files that exist only inside an image, and where the twin finds them.
 IMAGE_FILES = {"/usr/local/bin/healthcheck": ROOT / "apache" / "healthcheck.sh"}
 START_TIMEOUT_S = 90
+# The httpd image's ServerRoot (its Dockerfile copies httpd.conf into conf/ there).
+APACHE_SERVERROOT = "/usr/local/apache2"
 
 
 @dataclass
@@ -259,6 +261,14 @@ class Twin:
             return [str(ROOT / "api" / "entrypoint.sh")], ROOT / "api"
         if name == "apache":
             serverroot = make_serverroot(self.workdir / "apache-serverroot")
+            # Folders compose mounts under the image's ServerRoot (conf/remote-write): httpd.conf names
+            # them relative to it, so they appear there too.
+            for container, native in self._path_map(replica):
+                if container.startswith(APACHE_SERVERROOT + "/"):
+                    link = serverroot / container[len(APACHE_SERVERROOT) + 1:]
+                    link.parent.mkdir(parents=True, exist_ok=True)
+                    if not link.is_symlink():
+                        link.symlink_to(native)
             return [_binary("apache2"), "-d", str(serverroot), "-f", str(ROOT / "apache" / "httpd.conf"), "-DFOREGROUND"], serverroot
         if name == "k6":
             return [sys.executable, str(ROOT / "k6-pycron" / "scheduler.py")], ROOT / "k6-pycron"
