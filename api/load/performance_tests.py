@@ -109,14 +109,16 @@ def contract_breach(response, status: int, values: dict[str, str], fields: tuple
         return f"expected {status}, got {response.status_code}"
     body = json_object(response)
     if body is None:
-        text = (response.text or "")[:80]
-        return f"{status} but the body is not the API's JSON: {text!r}"
+        text = " ".join((response.text or "").split())[:80]
+        return f"{status} but the body is not JSON from the API: {text}"
     missing = [field for field in fields if field not in body]
     if missing:
-        return f"{status} but the JSON lacks {missing}"
-    wrong = {key: body.get(key) for key, value in values.items() if body.get(key) != value}
+        return f"{status} but the JSON lacks {', '.join(missing)}"
+    wrong = [key for key, value in values.items() if body.get(key) != value]
     if wrong:
-        return f"{status} but the JSON has {wrong}, expected {values}"
+        found = ", ".join(f"{key}={body.get(key)}" for key in wrong)
+        expected = ", ".join(f"{key}={values[key]}" for key in wrong)
+        return f"{status} but the JSON has {found}, expected {expected}"
     return None
 
 
