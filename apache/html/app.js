@@ -166,8 +166,12 @@
   /*
    * Calls the API. Resolves to one of
    *   { unavailable: true, status }      network failure, timeout, or an
-   *                                      answer that is not a JSON object
-   *                                      (e.g. Apache's own 502/503 page)
+   *                                      answer outside the API's contract:
+   *                                      not a JSON object (Apache's own
+   *                                      404/502/503 page), or an error
+   *                                      status without the API's error body
+   *                                      {detail, reason} (another server's
+   *                                      JSON 404, a wrong base path)
    *   { status, data, retryAfter }       a JSON answer from the API
    */
   async function callApi(path, { method = "GET", body, timeoutMs = GET_TIMEOUT_MS } = {}) {
@@ -197,6 +201,11 @@
         return { unavailable: true, status: response.status };
       }
       if (data === null || typeof data !== "object" || Array.isArray(data)) {
+        return { unavailable: true, status: response.status };
+      }
+      // A refusal is only the API's when it says why: a 404 without `reason` is
+      // not "not listed", it is the wrong server answering.
+      if (!response.ok && (typeof data.reason !== "string" || typeof data.detail !== "string")) {
         return { unavailable: true, status: response.status };
       }
       return { status: response.status, data, retryAfter: response.headers.get("Retry-After") };

@@ -12,9 +12,11 @@ request = function()
   return wrk.format(nil, "/immigration", nil, body)
 end
 
-response = function(status)
-  if status ~= 201 then
+-- The API's answer, not just its status: 201 and the registered entry's JSON (with its id). A wrong
+-- base path or a proxy's error page stops the run instead of being measured as registrations.
+response = function(status, headers, body)
+  if status ~= 201 or not string.find(body or "", '"id":%s*%d') then
     wrk.thread:stop()
-    io.stderr:write("unexpected status " .. status .. "\n")
+    io.stderr:write("not the API's registration: status " .. status .. ", body " .. string.sub(body or "", 1, 80) .. "\n")
   end
 end
