@@ -44,7 +44,7 @@ DEBIAN_BINARIES = {
 LISTEN_FLAGS = {"apache-exporter": "--telemetry.address"}
 # Files that exist only inside an image, and where the twin finds them.
 IMAGE_FILES = {"/usr/local/bin/healthcheck": ROOT / "apache" / "healthcheck.sh"}
-START_TIMEOUT_S = 90
+START_TIMEOUT_S = 180  # a deadline for "never healthy", generous for a busy machine
 
 
 @dataclass
