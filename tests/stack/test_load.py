@@ -26,8 +26,10 @@ def run_locust(host: str, tmp_path: Path, duration_s: int) -> tuple[subprocess.C
     """A headless run: the process, the Aggregated stats row, and the failure messages."""
     env = {**os.environ, "LOAD_TEST_DURATION": str(duration_s), "LOAD_TEST_PEAK_USERS": "10"}
     result = subprocess.run(
+        # --stop-timeout: a user the shape (or the end) stops finishes its request, which is then
+        # counted; by default Locust kills it mid-request, uncounted though the API served it.
         [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", host, "--headless",
-         "--only-summary", "--csv", str(tmp_path / "run")],
+         "--only-summary", "--csv", str(tmp_path / "run"), "--stop-timeout", "60"],
         capture_output=True, text=True, env=env, timeout=240,  # only a run that never ends reaches this
     )
     with (tmp_path / "run_stats.csv").open() as stats:
