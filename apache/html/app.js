@@ -167,10 +167,14 @@
 
   /*
    * Calls the API. Resolves to one of
-   *   { unavailable: true, status }      network failure, timeout, an
-   *                                      answer that is not a JSON object,
-   *                                      or Apache's own 502/503/504 (JSON,
-   *                                      apache/errors/: no API answered)
+   *   { unavailable: true, status }      network failure, timeout, or an
+   *                                      answer outside the API's contract:
+   *                                      not a JSON object, Apache's own
+   *                                      502/503/504 (JSON, apache/errors/:
+   *                                      no API answered), or an error
+   *                                      status without the API's error body
+   *                                      {detail, reason} (another server's
+   *                                      JSON 404, a wrong base path)
    *   { status, data, retryAfter }       a JSON answer from the API
    */
   async function callApi(path, { method = "GET", body, timeoutMs = GET_TIMEOUT_MS } = {}) {
@@ -200,6 +204,11 @@
         return { unavailable: true, status: response.status };
       }
       if (data === null || typeof data !== "object" || Array.isArray(data) || GATEWAY_REASONS.has(data.reason)) {
+        return { unavailable: true, status: response.status };
+      }
+      // A refusal is only the API's when it says why: a 404 without `reason` is
+      // not "not listed", it is the wrong server answering.
+      if (!response.ok && (typeof data.reason !== "string" || typeof data.detail !== "string")) {
         return { unavailable: true, status: response.status };
       }
       return { status: response.status, data, retryAfter: response.headers.get("Retry-After") };

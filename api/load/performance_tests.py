@@ -4,7 +4,8 @@
 
 The day lasts LOAD_TEST_DURATION seconds (default 300) and the busiest hour has LOAD_TEST_PEAK_USERS
 operators (default 20); the run ends by itself at the end of the day, and exits non-zero if any request
-failed. Registrations use fresh travellers, so the test can run again and again on the same database.
+failed. A request succeeds only with the API's whole answer: the status, and a JSON body of the right
+shape (an expected refusal carries its `reason`, e.g. 404 `not_listed`). Registrations use fresh travellers, so the test can run again and again on the same database.
 """
 
 import math
@@ -56,14 +57,20 @@ class Operator(FastHttpUser):
         listed = random.random() < 0.05
         dni = random.choice(LISTED_DOCUMENTS) if listed else fresh_document()
         with self.client.get(f"/dni/{dni}", name="/dni/{dni}", catch_response=True) as response:
-            expect(response, 200 if listed else 404)
+            if listed:
+                expect(response, 200, {"dni": dni}, NOTICE_FIELDS)
+            else:
+                expect_refusal(response, 404, "not_listed")
 
     @task(3)
     def check_flight(self) -> None:
         known = random.random() < 0.9
         flight = random.choice(KNOWN_FLIGHTS if known else UNKNOWN_FLIGHTS)
         with self.client.get(f"/flights/{flight}", name="/flights/{flight_number}", catch_response=True) as response:
-            expect(response, 200 if known else 404)
+            if known:
+                expect(response, 200, {"flight_number": flight}, FLIGHT_FIELDS)
+            else:
+                expect_refusal(response, 404, "unknown_flight")
 
     @task(2)
     def register_traveller(self) -> None:
@@ -75,15 +82,58 @@ class Operator(FastHttpUser):
             "flight_number": random.choice(KNOWN_FLIGHTS),
         }
         with self.client.post("/immigration", json=entry, name="/immigration", catch_response=True) as response:
-            expect(response, 201)
+            expect(response, 201, {"dni": entry["dni"], "flight_number": entry["flight_number"]}, ENTRY_FIELDS)
 
 
-def expect(response, status: int) -> None:  # type: ignore[no-untyped-def]  # locust's response type is private
-    """Mark a request failed unless it got the expected status (a 404 can be the right answer)."""
-    if response.status_code == status:
+# The API's contract, from api/app/schemas: what each answer must hold besides its status. A status
+# alone proves nothing: a wrong base path gives Apache's HTML 404, which only the body tells apart
+# from the API's "not listed".
+NOTICE_FIELDS = ("dni", "name", "nationality", "notice", "listed_on")  # InterpolNoticeOut
+FLIGHT_FIELDS = ("flight_number", "airline", "origin", "destination", "scheduled_arrival")  # FlightOut
+ENTRY_FIELDS = ("id", "name", "dni", "lodging", "declared_money", "flight_number", "entry_date", "registered_at")  # ImmigrationOut
+ERROR_FIELDS = ("detail", "reason")  # ErrorOut
+
+
+def json_object(response) -> dict | None:  # type: ignore[no-untyped-def,type-arg]  # locust's response type is private
+    """The body as a JSON object, or None when it is anything else (HTML, text, a list, nothing)."""
+    try:
+        body = response.json()
+    except Exception:  # noqa: BLE001  # any unparsable body is "not the API's answer"
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def contract_breach(response, status: int, values: dict[str, str], fields: tuple[str, ...]) -> str | None:  # type: ignore[no-untyped-def]
+    """Why the answer is not the API's expected one (status, JSON object, fields, values), or None."""
+    if response.status_code != status:
+        return f"expected {status}, got {response.status_code}"
+    body = json_object(response)
+    if body is None:
+        text = " ".join((response.text or "").split())[:80]
+        return f"{status} but the body is not JSON from the API: {text}"
+    missing = [field for field in fields if field not in body]
+    if missing:
+        return f"{status} but the JSON lacks {', '.join(missing)}"
+    wrong = [key for key, value in values.items() if body.get(key) != value]
+    if wrong:
+        found = ", ".join(f"{key}={body.get(key)}" for key in wrong)
+        expected = ", ".join(f"{key}={values[key]}" for key in wrong)
+        return f"{status} but the JSON has {found}, expected {expected}"
+    return None
+
+
+def expect(response, status: int, values: dict[str, str], fields: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+    """Mark a request failed unless it is the API's answer: this status, a JSON object with these fields and values."""
+    breach = contract_breach(response, status, values, fields)
+    if breach is None:
         response.success()
     else:
-        response.failure(f"expected {status}, got {response.status_code}")
+        response.failure(breach)
+
+
+def expect_refusal(response, status: int, reason: str) -> None:  # type: ignore[no-untyped-def]
+    """Mark a request failed unless it is the API's refusal: this status and an error body with this `reason`."""
+    expect(response, status, {"reason": reason}, ERROR_FIELDS)
 
 
 @events.quitting.add_listener

@@ -119,7 +119,7 @@ def wait_port(host: str, port: int, deadline: float) -> None:
             time.sleep(0.05)
 
 
-def request(method, path, *, port=80, body=None, headers=None, timeout=10):
+def request(method, path, *, port=80, body=None, headers=None, timeout=60):
     conn = http.client.HTTPConnection(APACHE, port, timeout=timeout)
     t0 = time.monotonic()
     try:
@@ -162,7 +162,7 @@ def raw_request(data: bytes) -> dict:
 
 def chunked_post(path: str, size: int) -> int:
     """POST a chunked body of `size` bytes (no Content-Length); return status."""
-    with socket.create_connection((APACHE, 80), timeout=10) as s:
+    with socket.create_connection((APACHE, 80), timeout=60) as s:
         s.sendall(
             f"POST {path} HTTP/1.1\r\nHost: apache\r\n"
             "Content-Type: application/json\r\n"
@@ -220,7 +220,7 @@ def main() -> None:
         )
     result["apache_pid"] = apache.pid
     try:
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60  # generous: only a server that never listens fails
         wait_port(APACHE, 80, deadline)
         wait_port(APACHE, 8081, deadline)
 
@@ -309,16 +309,16 @@ def main() -> None:
         probes["internal_trace"] = request("TRACE", "/server-status?auto", port=8081)
 
         # --- /delay -------------------------------------------------------
-        probes["delay"] = request("GET", "/delay", timeout=15)
+        probes["delay"] = request("GET", "/delay")
 
         # --- health check script -----------------------------------------
         hc = subprocess.run(
             ["bash", str(APACHE_DIR / "healthcheck.sh"), APACHE, "80"],
-            check=False, capture_output=True, text=True, timeout=15)
+            check=False, capture_output=True, text=True, timeout=60)
         probes["healthcheck_rc"] = hc.returncode
         hc_bad = subprocess.run(
             ["bash", str(APACHE_DIR / "healthcheck.sh"), APACHE, "8081"],
-            check=False, capture_output=True, text=True, timeout=15)
+            check=False, capture_output=True, text=True, timeout=60)
         probes["healthcheck_wrong_port_rc"] = hc_bad.returncode
     finally:
         if apache.poll() is None:

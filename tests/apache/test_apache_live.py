@@ -61,7 +61,8 @@ def live():
     leftovers: list[int] = []
     try:
         try:
-            out, err = proc.communicate(timeout=90)
+            # A deadline that only turns a hung run into a failure (pytest's own is 300 s).
+            out, err = proc.communicate(timeout=240)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             out, err = proc.communicate(timeout=10)
@@ -248,9 +249,9 @@ def test_api_is_resolved_again_for_each_request(live):
     assert json.loads(probe(live, "api_after_move")["body"])["replica"] == "B"
     # Two addresses, the first refusing: the request still succeeds.
     assert probe(live, "api_first_replica_dead")["status"] == 200
-    # Nothing listening: a quick 503, then service again at once (retry=0).
+    # Nothing listening: a 503, then service again at once (retry=0). The next request, sent right
+    # after, is the proof: with a retry period Apache would refuse it too, however fast the machine.
     assert probe(live, "api_all_down")["status"] == 503
-    assert probe(live, "api_all_down")["seconds"] < 5
     assert probe(live, "api_back")["status"] == 200
     assert probe(live, "api_unresolvable")["status"] in (500, 502, 503)
 
@@ -285,8 +286,10 @@ def test_delay_page_takes_delay_seconds(live):
     delay = probe(live, "delay")
     assert delay["status"] == 200
     assert "text/html" in delay["headers"]["content-type"]
+    # At least the delay (a busy machine may add to it, so no upper bound: that would be a timed
+    # assertion; the blackbox module's timeout is checked against the scrape timeout statically).
     expected = float(_inside.DELAY_SECONDS)
-    assert expected - 0.05 <= delay["seconds"] < expected + 1.5
+    assert delay["seconds"] >= expected - 0.05
 
 
 # ----------------------------------------------------------- health check

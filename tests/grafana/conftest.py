@@ -37,7 +37,7 @@ def prometheus_url() -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: process.poll() is None and _ready(url), 30, f"Prometheus on {url}")
+        wait_until(lambda: process.poll() is None and _ready(url), 120, f"Prometheus on {url}")
         yield url
     finally:
         stop_group(process)

@@ -258,7 +258,7 @@ def make_handler(stub):
                 if flight:
                     self._send(200, flight)
                 else:
-                    self._error(404, "unknown flight", "flight_not_found")
+                    self._error(404, "unknown flight", "unknown_flight")
             else:
                 self._error(404, "not found", "not_found")
 

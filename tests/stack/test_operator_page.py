@@ -2,7 +2,8 @@
 
 import uuid
 
-from playwright.sync_api import Page, expect
+import pytest
+from playwright.sync_api import Page, Route, expect
 
 from tests.twin.stack import Twin
 
@@ -68,3 +69,29 @@ def test_the_apis_refusal_reason_reaches_the_officer(page: Page) -> None:
     register(page, "Low Funds", "Hostel", "20.00")
     expect(page.locator("#message")).to_contain_text("below the minimum of 500.00")
     expect(page.locator("#app")).to_have_attribute("data-step", "details")
+
+
+# Answers that are not the API's, with the status the page might take for a business answer: a
+# wrong base path or a misrouted proxy (Apache's HTML 404, another server's JSON 404 without the
+# API's `reason`), a gateway error page. Each must read "service unavailable", never "not listed".
+FOREIGN_ANSWERS = {
+    "apache_html_404": (404, "text/html; charset=iso-8859-1",
+                        "<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\"><html><title>404 Not Found</title></html>"),
+    "json_404_without_reason": (404, "application/json", '{"detail": "Not Found"}'),
+    "json_502_without_reason": (502, "application/json", '{"message": "Bad Gateway"}'),
+    "html_502": (502, "text/html", "<html><body><h1>502 Proxy Error</h1></body></html>"),
+}
+
+
+@pytest.mark.parametrize("answer", FOREIGN_ANSWERS)
+def test_an_answer_outside_the_apis_contract_reads_service_unavailable(page: Page, answer: str) -> None:
+    status, content_type, body = FOREIGN_ANSWERS[answer]
+
+    def foreign(route: Route) -> None:
+        route.fulfill(status=status, content_type=content_type, body=body)
+
+    # The browser's own interception: the page gets exactly this answer, whatever served it.
+    page.route("**/api/dni/**", foreign)
+    check_document(page, fresh_dni())
+    expect(page.locator("#message")).to_contain_text(f"The service is unavailable. Please try again. (HTTP {status})")
+    expect(page.locator("#app")).to_have_attribute("data-step", "dni")

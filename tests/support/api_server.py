@@ -45,7 +45,8 @@ class ApiServer:
                 ["./entrypoint.sh"], cwd=API_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        wait_until(self._healthy, 20, f"the API on {self.url} (log: {self.log_path})")
+        # A generous deadline: it only turns a server that never starts into a failure.
+        wait_until(self._healthy, 120, f"the API on {self.url} (log: {self.log_path})")
         return self
 
     def _healthy(self) -> bool:

@@ -56,7 +56,7 @@ ENTRYPOINT_BINARIES = {"alertmanager": ("ALERTMANAGER_BIN", "prometheus-alertman
 LISTEN_FLAGS = {"apache-exporter": "--telemetry.address"}
 # Files that exist only inside an image, and where the twin finds them.
 IMAGE_FILES = {"/usr/local/bin/healthcheck": ROOT / "apache" / "healthcheck.sh"}
-START_TIMEOUT_S = 90
+START_TIMEOUT_S = 180  # a deadline for "never healthy", generous for a busy machine
 # The httpd image's ServerRoot (its Dockerfile copies httpd.conf into conf/ there).
 APACHE_SERVERROOT = "/usr/local/apache2"
 
