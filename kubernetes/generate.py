@@ -41,6 +41,8 @@ CONFIGMAP_FOLDERS = {
     "alertmanager-templates": "alertmanager/templates/*.tmpl",
     "grafana-datasources": "grafana/provisioning/datasources/*.yaml",
     "grafana-dashboard-providers": "grafana/provisioning/dashboards/*.yaml",
+    "grafana-alerting": "grafana/provisioning/alerting/*",
+    "grafana-plugins": "grafana/provisioning/plugins/*",
     "grafana-dashboards": "grafana/dashboards/*.json",
 }
 
