@@ -11,6 +11,14 @@ Outputs (never edit them by hand; tests/kubernetes checks they are fresh):
   job and its labels are the compose file's, comments included.
 - ``base/kustomization.yaml``'s ``configMapGenerator`` files lists for the folders in ``CONFIGMAP_FOLDERS``:
   every file there, so that a new rule file, mail template or dashboard is carried over by running this.
+- ``base/<service>.yaml``, for every compose service, the fields of its workload's main container
+  that compose declares (the rest of each file is written by hand, comments included): ``image``
+  (services with an ``image``; built ones are named in the kustomization's ``images``), ``command``
+  and ``args`` (compose's ``entrypoint`` and ``command``, ``${NAME...}`` as ``$(NAME)``), ``env``
+  (compose's ``environment``: a whole ``${NAME...}`` as the Secret's key NAME, anything else as its
+  value) and the probes' handler and timing (compose's ``healthcheck``: an HTTP GET of the service
+  itself as ``httpGet``, any other test as ``exec``; ``start_period`` as the liveness probe's delay).
+  A CronJob (the k6 scheduler's loop) keeps its own command and has no probes.
 - ``overlays/prometheus-operator/prometheusrules.yaml``: one PrometheusRule per prometheus/rules/*.yml,
   whose ``spec.groups`` is that file's ``groups`` as it is (prometheus-operator's PrometheusRule spec is
   Prometheus's rule file format: https://prometheus-operator.dev/docs/api-reference/api/#monitoring.coreos.com/v1.PrometheusRuleSpec).
@@ -21,11 +29,13 @@ name. Needs ruamel.yaml (tests/requirements.txt), which keeps comments and block
 
 import argparse
 import io
+import re
 import sys
 from pathlib import Path
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -34,6 +44,11 @@ RULES = ROOT / "prometheus" / "rules"
 KUBERNETES_PROMETHEUS = HERE / "base" / "prometheus.yml"
 PROMETHEUS_RULES = HERE / "overlays" / "prometheus-operator" / "prometheusrules.yaml"
 KUSTOMIZATION = HERE / "base" / "kustomization.yaml"
+COMPOSE = ROOT / "docker-compose.yaml"
+SECRET = "promethoide"  # made from .env (README.md): every ${NAME} of compose is its key NAME
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")  # a CronJob's command and probes are its own
+# ${NAME}, ${NAME:-default}, ${NAME:?error} (compose's interpolation) and $$ (a literal $).
+VARIABLE = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::?[-?][^}]*)?\}")
 
 # ConfigMap -> the repository files (globs) it holds, whole; each is mounted as a folder.
 CONFIGMAP_FOLDERS = {
@@ -41,6 +56,8 @@ CONFIGMAP_FOLDERS = {
     "alertmanager-templates": "alertmanager/templates/*.tmpl",
     "grafana-datasources": "grafana/provisioning/datasources/*.yaml",
     "grafana-dashboard-providers": "grafana/provisioning/dashboards/*.yaml",
+    "grafana-alerting": "grafana/provisioning/alerting/*",
+    "grafana-plugins": "grafana/provisioning/plugins/*",
     "grafana-dashboards": "grafana/dashboards/*.json",
 }
 
@@ -169,12 +186,189 @@ def kustomization() -> str:
     return out.getvalue()
 
 
+def compose_services() -> dict[str, dict]:
+    """docker-compose.yaml's services as written (merge keys resolved, ${...} not interpolated)."""
+    return YAML(typ="safe").load(COMPOSE.read_text())["services"]  # type: ignore[no-any-return]
+
+
+def as_kubernetes(value: str) -> tuple[str, list[str]]:
+    """A compose value with ${NAME...} as Kubernetes' $(NAME) and $$ as $, and the NAMEs it uses.
+    Kubernetes expands $(NAME) in command, args and env from the container's env
+    (https://kubernetes.io/docs/tasks/inject-data-application/define-interdependent-environment-variables/)."""
+    names: list[str] = []
+
+    def substitute(match: re.Match[str]) -> str:
+        if match[0] == "$$":
+            return "$"
+        names.append(match["name"])
+        return f"$({match['name']})"
+
+    return VARIABLE.sub(substitute, value), names
+
+
+def _scalar(value: str) -> str:
+    """A string YAML would read as another type ("5432", "false") is written double-quoted."""
+    return DoubleQuotedScalarString(value) if not isinstance(YAML(typ="safe").load(value), str) else value
+
+
+def _secret_ref(key: str) -> CommentedMap:
+    ref = CommentedMap(name=SECRET, key=key)
+    ref.fa.set_flow_style()
+    return CommentedMap(secretKeyRef=ref)
+
+
+def _quoted_flow(items: list[str]) -> CommentedSeq:
+    """A command written on one line, each word double-quoted, as the hand-written files write them."""
+    return _flow([DoubleQuotedScalarString(item) for item in items])
+
+
+def _set_list(target: CommentedMap, key: str, values: list[str], flow: bool = False) -> None:
+    """target[key] = values, item by item, so that the comments between items stay where they are."""
+    if not values:
+        target.pop(key, None)
+        return
+    if key not in target:
+        target[key] = _quoted_flow(values) if flow else CommentedSeq(values)
+        return
+    seq = target[key]
+    for index, value in enumerate(values):
+        if index < len(seq):
+            if seq[index] != value:
+                seq[index] = value
+        else:
+            seq.append(value)
+    del seq[len(values):]
+
+
+def _sync_env(name: str, container: CommentedMap, environment: dict[str, str], used: list[str]) -> None:
+    """compose's environment as env entries; the NAMEs a $(NAME) uses, first, from the Secret unless
+    the container already gives them otherwise (node-exporter's address: the downward API)."""
+    env = container.setdefault("env", CommentedSeq())
+    entries = {entry["name"]: entry for entry in env}
+    for helper in dict.fromkeys(used):
+        if helper not in entries and helper not in environment:
+            entry = CommentedMap([("name", helper), ("valueFrom", _secret_ref(helper))])
+            env.insert(0, entry)
+            entries[helper] = entry
+    for key, value in environment.items():
+        whole = VARIABLE.fullmatch(value)
+        entry = entries.get(key)
+        if entry is None:
+            entry = CommentedMap(name=key)
+            env.append(entry)
+        if whole and whole["name"]:
+            if entry.get("valueFrom", {}).get("secretKeyRef", {}).get("key") != whole["name"]:
+                entry.pop("value", None)
+                entry["valueFrom"] = _secret_ref(whole["name"])
+            continue
+        text, names = as_kubernetes(value)
+        missing = [n for n in names if n not in entries]
+        if missing:
+            raise SystemExit(f"{name}: environment {key} uses {missing}, which no env entry before it gives")
+        entry.pop("valueFrom", None)
+        if entry.get("value") != text:
+            entry["value"] = _scalar(text)
+    if not env:
+        del container["env"]
+
+
+def _own_hosts(service: dict) -> list[str]:
+    """The hosts by which a healthcheck calls its own service: 127.0.0.1 and, on the host's network,
+    the host of its --web.listen-address (the pod's IP in Kubernetes, where the kubelet probes)."""
+    hosts = ["127.0.0.1"]
+    if service.get("network_mode") == "host":
+        hosts += [arg.split("=", 1)[1].rpartition(":")[0] for arg in service.get("command", [])
+                  if arg.startswith("--web.listen-address=")]
+    return hosts
+
+
+def _seconds(duration: str) -> int:
+    match = re.fullmatch(r"(\d+)s", duration)
+    if not match:
+        raise SystemExit(f"healthcheck duration {duration!r}: only whole seconds (NNs) carry over to a probe")
+    return int(match[1])
+
+
+def _sync_probes(name: str, container: CommentedMap, service: dict) -> None:
+    """The readiness and liveness probes (where the file has them) run compose's healthcheck."""
+    check = service["healthcheck"]
+    kind, *command = check["test"]
+    hosts = "|".join(re.escape(host) for host in _own_hosts(service))
+    urls = re.findall(rf"http://(?:{hosts}):(\d+)(/[^'\"\s]*)", " ".join(command))
+    if len(urls) == 1:
+        port, path = int(urls[0][0]), urls[0][1]
+        declared = [p for p in container.get("ports", []) if p["containerPort"] == port]
+        if not declared:
+            raise SystemExit(f"{name}: the healthcheck calls port {port}, which the container does not declare")
+        handler = ("httpGet", CommentedMap([("path", path), ("port", declared[0].get("name", port))]))
+    elif kind == "CMD-SHELL":
+        (shell,) = command
+        handler = ("exec", CommentedMap(command=_quoted_flow(["sh", "-c", shell.replace("$$", "$")])))
+    elif kind == "CMD":
+        handler = ("exec", CommentedMap(command=_quoted_flow(command)))
+    else:
+        raise SystemExit(f"{name}: healthcheck test {check['test']} has no probe equivalent")
+    timing = {"periodSeconds": _seconds(check["interval"]), "timeoutSeconds": _seconds(check["timeout"]),
+              "failureThreshold": check["retries"]}
+    if "readinessProbe" not in container:
+        raise SystemExit(f"{name}: base/{name}.yaml has no readinessProbe to carry compose's healthcheck")
+    for probe_name, extra in (("readinessProbe", {}),
+                              ("livenessProbe", {"initialDelaySeconds": _seconds(check["start_period"])})):
+        probe = container.get(probe_name)
+        if probe is None:
+            continue  # no liveness probe on purpose (tests/kubernetes/test_compose_parity.py NO_LIVENESS)
+        for other in ("httpGet", "exec", "tcpSocket", "grpc"):
+            if other != handler[0]:
+                probe.pop(other, None)
+        if handler[0] not in probe:
+            probe.insert(0, handler[0], handler[1])
+        else:
+            for key, value in handler[1].items():
+                if probe[handler[0]].get(key) != value:
+                    probe[handler[0]][key] = value
+        for key, value in {**extra, **timing}.items():
+            if probe.get(key) != value:
+                probe[key] = value
+
+
+def workload_manifest(name: str, service: dict) -> str:
+    """The text of base/<name>.yaml with its main container's compose-declared fields up to date."""
+    path = HERE / "base" / f"{name}.yaml"
+    yaml = _yaml()
+    yaml.preserve_quotes = True  # the hand-written rest of the file stays byte for byte
+    documents = list(yaml.load_all(path.read_text()))
+    found = [doc for doc in documents if doc and doc.get("kind") in (*WORKLOAD_KINDS, "CronJob")
+             and doc["metadata"]["name"] == name]
+    if len(found) != 1:
+        raise SystemExit(f"{path.relative_to(ROOT)}: {len(found)} workloads named {name}")
+    (workload,) = found
+    if workload["kind"] in WORKLOAD_KINDS:
+        (container,) = [c for c in workload["spec"]["template"]["spec"]["containers"] if c["name"] == name]
+        if "image" in service and container["image"] != service["image"]:
+            container["image"] = service["image"]
+        used: list[str] = []
+        for key, compose_key in (("command", "entrypoint"), ("args", "command")):
+            values = []
+            for value in service.get(compose_key, []):
+                text, names = as_kubernetes(str(value))
+                values.append(text)
+                used += names
+            _set_list(container, key, values, flow=key == "command")  # as the hand-written files do
+        _sync_env(name, container, {k: str(v) for k, v in (service.get("environment") or {}).items()}, used)
+        _sync_probes(name, container, service)
+    out = io.StringIO()
+    yaml.dump_all(documents, out)
+    return out.getvalue()
+
+
 def outputs() -> dict[Path, str]:
     """Every generated file and the text it must have."""
     return {
         KUBERNETES_PROMETHEUS: kubernetes_prometheus(),
         PROMETHEUS_RULES: prometheus_rules(),
         KUSTOMIZATION: kustomization(),
+        **{HERE / "base" / f"{name}.yaml": workload_manifest(name, service)
+           for name, service in compose_services().items()},
     }
 
 

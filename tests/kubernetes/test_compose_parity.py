@@ -12,7 +12,7 @@ import yaml
 from tests.kubernetes.manifests import (
     KUBERNETES, Object, containers, main_container, of_kind, pod_template, render, workloads,
 )
-from tests.support.compose import COMPOSE_FILE, ROOT, services
+from tests.support.compose import COMPOSE_FILE, ROOT, on_host_network, ports, services
 
 # The only pod that starts as root, and why (README.md, "What differs from compose").
 ROOT_PODS = {"apache": "httpd binds port 80 as root, then runs its workers as www-data (apache/httpd.conf's User)"}
@@ -20,6 +20,11 @@ ROOT_PODS = {"apache": "httpd binds port 80 as root, then runs its workers as ww
 NO_LIVENESS = {"postgres": "pg_isready fails during crash recovery; a restart would start the recovery over"}
 # The k6 scheduler's loop becomes a CronJob: its heartbeat healthcheck and its command have no equivalent.
 CRONJOBS = {"k6"}
+# Settings a pod takes from the downward API instead of the Secret. Compose's node-exporter, on the
+# host's network, listens on the one host-gateway address .env gives; its Kubernetes form is a DaemonSet
+# on the host's network, one pod per node, each with its own address: the pod's IP, which on the host's
+# network is the node's, and the address Prometheus's pod discovery scrapes (base/prometheus.yml).
+FROM_THE_POD = {("node-exporter", "NODE_EXPORTER_ADDRESS"): {"fieldRef": {"fieldPath": "status.podIP"}}}
 _VARIABLE = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::?[-?][^}]*)?\}")
 
 
@@ -97,7 +102,11 @@ def test_same_environment_settings_from_the_secret(name: str) -> None:
     # Extra variables only carry a setting of the Secret into a $(NAME) of the command line or another variable.
     command_line = " ".join(container.get("command", []) + container.get("args", []))
     for helper in helpers:
-        assert entries[helper]["valueFrom"]["secretKeyRef"]["key"] == helper
+        if (name, helper) in FROM_THE_POD:
+            assert on_host_network(name), f"{name}: only a host-network pod listens on its node's address"
+            assert entries[helper]["valueFrom"] == FROM_THE_POD[name, helper]
+        else:
+            assert entries[helper]["valueFrom"]["secretKeyRef"]["key"] == helper
         assert f"$({helper})" in command_line + " ".join(e.get("value", "") for e in entries.values())
 
 
@@ -117,11 +126,23 @@ def seconds(duration: str) -> int:
     return int(match[1])
 
 
-def expected_handler(test: list[str], container: Object) -> dict[str, Any]:
-    """The probe handler for a compose healthcheck: an HTTP GET of 127.0.0.1 becomes httpGet (the
-    kubelet needs no client in the image), anything else runs the same command."""
+def own_hosts(name: str) -> list[str]:
+    """The hosts by which a service's healthcheck calls the service itself: 127.0.0.1, and for one on
+    the host's network the host of its --web.listen-address (as written, ${VARIABLE} included). The
+    kubelet sends an httpGet probe to the pod's IP, which is that address in Kubernetes (FROM_THE_POD)."""
+    hosts = ["127.0.0.1"]
+    if on_host_network(name):
+        flags = [a for a in raw_services()[name]["command"] if a.startswith("--web.listen-address=")]
+        hosts += [flag.split("=", 1)[1].rpartition(":")[0] for flag in flags]
+    return hosts
+
+
+def expected_handler(name: str, test: list[str], container: Object) -> dict[str, Any]:
+    """The probe handler for a compose healthcheck: an HTTP GET of the service itself (own_hosts)
+    becomes httpGet (the kubelet needs no client in the image), anything else runs the same command."""
     kind, *command = test
-    urls = re.findall(r"http://127\.0\.0\.1:(\d+)(/[^'\"\s]*)", " ".join(command))
+    hosts = "|".join(re.escape(host) for host in own_hosts(name))
+    urls = re.findall(rf"http://(?:{hosts}):(\d+)(/[^'\"\s]*)", " ".join(command))
     if len(urls) == 1:
         port, path = urls[0]
         (declared,) = [p for p in container["ports"] if p["containerPort"] == int(port)]
@@ -136,7 +157,7 @@ def expected_handler(test: list[str], container: Object) -> dict[str, Any]:
 @pytest.mark.parametrize("name", sorted(set(SERVICES) - CRONJOBS))
 def test_probes_are_the_healthchecks(name: str) -> None:
     container, check = main_container(single_node()[name]), raw_services()[name]["healthcheck"]
-    handler = expected_handler(check["test"], container)
+    handler = expected_handler(name, check["test"], container)
     timing = {"periodSeconds": seconds(check["interval"]), "timeoutSeconds": seconds(check["timeout"]),
               "failureThreshold": check["retries"]}
     assert container["readinessProbe"] == {**handler, **timing}
@@ -194,10 +215,13 @@ def test_non_root_without_privilege_escalation(name: str) -> None:
 
 @pytest.mark.parametrize("name", SERVICES)
 def test_service_ports_are_the_exposed_ports(name: str) -> None:
-    exposed = {int(str(port)) for port in services()[name].get("expose", [])}
+    # ports(): `expose` on a compose network. A service on the host's network exposes nothing (compose
+    # reaches it at the host's address, on the port of its --web.listen-address); its Kubernetes form
+    # has a headless Service on that port, which the prometheus-operator overlay's ServiceMonitor selects.
+    exposed = set(ports(name))
     found = of_kind(render("single-node"), "Service").get(name)
-    ports = {p["port"] for p in found["spec"]["ports"]} if found else set()
-    assert ports == exposed
+    served = {p["port"] for p in found["spec"]["ports"]} if found else set()
+    assert served == exposed
 
 
 def test_the_smoke_test_is_a_cronjob_running_the_schedulers_task() -> None:

@@ -24,6 +24,8 @@ CONFIGMAP_FILES = {
     "blackbox": ["blackbox/blackbox.yml"],
     "grafana-datasources": ["grafana/provisioning/datasources/*"],
     "grafana-dashboard-providers": ["grafana/provisioning/dashboards/*"],
+    "grafana-alerting": ["grafana/provisioning/alerting/*"],
+    "grafana-plugins": ["grafana/provisioning/plugins/*"],
     "grafana-dashboards": ["grafana/dashboards/*.json"],
     "postgres-init": ["postgres/init.sql"],
 }

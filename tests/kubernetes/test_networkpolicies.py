@@ -16,11 +16,13 @@ import yaml
 from tests.kubernetes.manifests import NAMESPACE, OVERLAYS, Object, of_kind, pod_template, render, workloads
 from tests.kubernetes.test_compose_parity import raw_services
 from tests.kubernetes.test_cross_references import addresses, selected_workloads, service
-from tests.support.compose import COMPOSE_FILE
+from tests.support.compose import COMPOSE_FILE, on_host_network
 
 NETWORK_LABEL = "network.promethoide/"
-# NetworkPolicies do not apply to pods on the host's network (README.md says how to fence it).
-HOST_NETWORK = {"node-exporter"}
+# Compose's services on the host's network (network_mode: host): on none of compose's networks. Their
+# Kubernetes form is a pod on the host's network (hostNetwork), to which NetworkPolicies do not apply
+# (README.md says how to fence it).
+HOST_NETWORK = {name for name in raw_services() if on_host_network(name)}
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,8 @@ def compose_networks() -> dict[str, dict[str, object]]:
 
 
 def networks_of(name: str) -> set[str]:
-    return set(raw_services()[name]["networks"])
+    """A service's compose networks; none for one on the host's network."""
+    return set() if name in HOST_NETWORK else set(raw_services()[name]["networks"])
 
 
 def pods(objects: list[Object]) -> dict[str, Pod]:
@@ -100,9 +103,9 @@ def test_pods_carry_the_labels_of_their_compose_networks() -> None:
         assert all(v == "true" for k, v in pod.labels.items() if k.startswith(NETWORK_LABEL))
 
 
-def test_only_node_exporter_uses_the_host_network() -> None:
+def test_exactly_the_host_network_services_of_compose_use_the_host_network() -> None:
     host = {name for name, w in workloads(render("single-node")).items() if pod_template(w)["spec"].get("hostNetwork")}
-    assert host == HOST_NETWORK
+    assert host == HOST_NETWORK == {"node-exporter"}
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -133,7 +136,9 @@ def test_pods_reach_the_outside_exactly_when_compose_gives_them_a_network_that_i
 
 def test_at_least_one_service_is_on_an_internal_network_only() -> None:
     """The policies above can forbid something: postgres has no way out."""
-    internal_only = [n for n in raw_services() if all(compose_networks()[x].get("internal") for x in networks_of(n))]
+    # A host-network service is on no compose network, so not on an internal one only.
+    internal_only = [n for n in sorted(set(raw_services()) - HOST_NETWORK)
+                     if all(compose_networks()[x].get("internal") for x in networks_of(n))]
     assert internal_only == ["postgres"]
     assert not Policies(render("single-node")).allows(pods(render("single-node"))["postgres"], OUTSIDE)
 

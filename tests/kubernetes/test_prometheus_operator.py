@@ -8,7 +8,7 @@ import yaml
 
 from tests.kubernetes.manifests import Object, of_kind, render, workloads
 from tests.kubernetes.test_cross_references import service
-from tests.support.compose import ROOT, Endpoint
+from tests.support.compose import ROOT, Endpoint, host_gateway_names, listen_addresses, on_host_network, services
 
 COMPOSE = yaml.safe_load((ROOT / "prometheus" / "prometheus.yml").read_text())
 JOBS = {job["job_name"]: job for job in COMPOSE["scrape_configs"]}
@@ -38,7 +38,22 @@ def compose_port(job: dict[str, Any]) -> Endpoint:
         return Endpoint(name, sd["port"])
     (group,) = job["static_configs"]
     (target,) = group["targets"]
-    return Endpoint.from_url(target)
+    endpoint = Endpoint.from_url(target)
+    if endpoint.host in host_gateway_names("prometheus"):
+        # Compose's Prometheus reaches a host-network service through the host gateway, a name with
+        # no meaning in a cluster. Its Kubernetes form is a DaemonSet on the host's network, whose
+        # pods the ServiceMonitor finds through their Service: the one named as the service.
+        (host_service,) = [name for name in services() if on_host_network(name)
+                           and endpoint.port in [e.port for e in listen_addresses(name)]]
+        return Endpoint(host_service, endpoint.port)
+    return endpoint
+
+
+def static_labels(job: dict[str, Any]) -> dict[str, str]:
+    """The labels compose's job gives its targets (one set for the job: the node job's site)."""
+    groups = [tuple(sorted(g.get("labels", {}).items())) for g in job.get("static_configs", [])]
+    assert len(set(groups)) <= 1, job["job_name"]
+    return dict(groups[0]) if groups else {}
 
 
 def test_every_compose_job_is_carried_over() -> None:
@@ -61,6 +76,9 @@ def test_service_monitor_scrapes_the_jobs_service_port_like_compose(job_name: st
     assert endpoint.get("path", "/metrics") == job.get("metrics_path", "/metrics")
     assert endpoint["interval"] == job.get("scrape_interval", COMPOSE["global"]["scrape_interval"])
     assert endpoint["scrapeTimeout"] == job.get("scrape_timeout", COMPOSE["global"]["scrape_timeout"])
+    labels = {r["targetLabel"]: r.get("replacement") for r in endpoint.get("relabelings", [])
+              if r.get("action", "replace") == "replace" and "sourceLabels" not in r}
+    assert {name: labels.get(name) for name in static_labels(job)} == static_labels(job)
 
 
 def test_service_monitor_selectors_are_service_labels() -> None:
