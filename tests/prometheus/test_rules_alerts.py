@@ -24,7 +24,7 @@ EVAL_AT = "10m"     # late enough for every 5m window and `for`
 API = 'job="api", instance="10.0.0.2:8000"'
 APACHE = 'job="apache", instance="apache-exporter:9117"'
 POSTGRES = 'job="postgres", instance="postgres-exporter:9187"'
-NODE = 'job="node", instance="node-exporter:9100", site="centre"'
+NODE = 'job="node", instance="host.docker.internal:9100", site="centre"'
 # A remote site's series, as its agent remote-writes them (site/prometheus-agent.yml).
 SITE_NODE = 'job="node", instance="127.0.0.1:9100", site="lisbon"'
 SITE_AGENT = 'job="prometheus-agent", instance="127.0.0.1:9099", site="lisbon"'
