@@ -15,7 +15,7 @@ VENV=${PROMETHOIDE_VENV:-$PWD/.venv}
 DEBIAN_PACKAGES=(
     postgresql postgresql-client apache2 iproute2 procps python3-venv wrk util-linux dnsmasq-base wget curl
     prometheus prometheus-blackbox-exporter prometheus-pushgateway prometheus-node-exporter
-    prometheus-postgres-exporter prometheus-apache-exporter prometheus-alertmanager chromium
+    prometheus-postgres-exporter prometheus-apache-exporter prometheus-alertmanager chromium busybox openssl
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*"; }
