@@ -84,9 +84,10 @@ def _durations(board: dashboard.Dashboard) -> dashboard.Dashboard:
             "DNS lookup time", "Time the blackbox exporter took to resolve each target's name (Docker's DNS).",
             [Q(f'probe_dns_lookup_time_seconds{{{PROBES}}}', "{{instance}}")], "s", width=24, height=6))
         .with_panel(timeseries_panel(
-            "Phases: $target", "Where the time goes: resolve, connect, tls, processing (the server), transfer.",
-            [Q(f"sum by (phase) (probe_http_duration_seconds{{{PROBES}}})", "{{phase}}")], "s", stacked=True)
-            .repeat("target").repeat_direction("h").max_per_row(2))
+            "Phases: $http_target", "Where the time goes: resolve, connect, tls, processing (the server), transfer.",
+            [Q(f'sum by (phase) (probe_http_duration_seconds{{job="blackbox", instance=~"$http_target"}})',
+               "{{phase}}")], "s", stacked=True)
+            .repeat("http_target").repeat_direction("h").max_per_row(2))
     )
 
 
@@ -96,5 +97,10 @@ def build() -> dashboard.Dashboard:
         "probes", "Promethoide / Probes",
         "HTTP probes from the blackbox exporter: the operator page, the API through Apache and directly, and the "
         "deliberately slow page: success, status code, duration by phase, per target.",
-    ).with_variable(query_variable("target", "Target", 'label_values(probe_success{job="blackbox"}, instance)'))
+    ).with_variable(query_variable("target", "Target", 'label_values(probe_success{job="blackbox"}, instance)')
+                    ).with_variable(
+        # The selected targets that are HTTP probes: the SMTP probe has no HTTP phases (its panel had no data).
+        query_variable("http_target", "HTTP target",
+                       'label_values(probe_http_duration_seconds{job="blackbox", instance=~"$target"}, instance)')
+        .hide(models.VariableHide.HIDE_VARIABLE))
     return _durations(_now(board))

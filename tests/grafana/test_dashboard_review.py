@@ -23,7 +23,7 @@ import yaml
 
 from grafana.dashboards_src.common import NOT_DISK_DEVICES, STATUS_COLOURS
 from grafana.dashboards_src.rules import alerts_spec, parse, slos_spec
-from tests.grafana.queries import Window, all_panels, dashboards, substitute
+from tests.grafana.queries import Window, all_panels, dashboards, substitute, tile_colour
 
 PROMTOOL = "/usr/bin/promtool"
 BOARDS = {model["uid"].removeprefix("promethoide-"): model for model in dashboards().values()}
@@ -47,18 +47,7 @@ def steps(p: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def colour_of(p: dict[str, Any], value: float | None) -> str:
-    """The colour Grafana gives `value` on this tile: its value mapping first, then its thresholds."""
-    if value is None:
-        return "no data"
-    for mapping in p["fieldConfig"]["defaults"].get("mappings", []):
-        for key, result in mapping.get("options", {}).items():
-            if mapping["type"] == "value" and float(key) == value and result.get("color"):
-                return str(result["color"])
-    colour = "no data"
-    for step in steps(p):
-        if step["value"] is None or value >= step["value"]:
-            colour = step["color"]
-    return colour
+    return tile_colour(p, value)
 
 
 def every_panel() -> list[tuple[str, dict[str, Any]]]:

@@ -7,7 +7,8 @@ from datetime import datetime
 import httpx
 import pytest
 
-from tests.grafana.queries import PromQL, Window, panel_queries, variable_queries
+from tests.grafana.queries import (PromQL, Window, all_panels, dashboards, panel_queries, substitute, tile_colour,
+                                  variable_queries)
 from tests.stack.conftest import K6_INTERVAL_S
 from tests.support.prometheus import PrometheusClient
 from tests.twin.stack import Twin
@@ -84,3 +85,43 @@ def test_every_panel_query_runs_and_shows_data(promql: PromQL) -> None:
 def test_every_template_variable_has_values(promql: PromQL) -> None:
     for query in variable_queries():
         assert promql.evaluate_variable(query, WINDOW), str(query)
+
+
+# A stopped exporter turns the tiles that watch it red, as fast as its alerts see it (one failed
+# scrape ends its series). (service stopped, dashboard uid, tile title.)
+TILES_OF_A_STOPPED_EXPORTER = [
+    ("apache-exporter", "promethoide-overview", "Apache"),
+    ("apache-exporter", "promethoide-overview", "Targets down"),
+    ("apache-exporter", "promethoide-apache", "Apache"),
+]
+
+
+def _tile(uid: str, title: str) -> dict:  # type: ignore[type-arg]
+    (found,) = [p for p in all_panels(dashboards()[uid]) if p.get("title") == title]
+    return found
+
+
+def _tile_colour(prometheus: PrometheusClient, uid: str, title: str) -> str:
+    """The colour the tile shows now: its one instant query, coloured by its own mappings and thresholds."""
+    tile = _tile(uid, title)
+    (target,) = tile["targets"]
+    result = prometheus.query(substitute(target["expr"], WINDOW, {"instance": ".+"}))
+    return tile_colour(tile, float(result[0]["value"][1]) if result else None)
+
+
+@pytest.mark.usefixtures("traffic")
+def test_a_stopped_exporter_turns_its_tiles_red(twin: Twin, prometheus: PrometheusClient,
+                                                 scrape_interval_s: float) -> None:
+    service = TILES_OF_A_STOPPED_EXPORTER[0][0]
+    tiles = [(uid, title) for stopped, uid, title in TILES_OF_A_STOPPED_EXPORTER if stopped == service]
+    assert {_tile_colour(prometheus, uid, title) for uid, title in tiles if title != "Targets down"} == {"green"}
+    twin.stop(service)
+    try:
+        deadline = time.monotonic() + 4 * scrape_interval_s + 30
+        while (colours := {tile: _tile_colour(prometheus, *tile) for tile in tiles}) != dict.fromkeys(tiles, "red"):
+            assert time.monotonic() < deadline, f"tiles still not red with {service} stopped: {colours}"
+            time.sleep(2)
+    finally:
+        twin.start_service(service)
+        prometheus.wait_until(f'up{{job="{service.removesuffix("-exporter")}"}}', lambda v: list(v.values()) == [1.0],
+                              4 * scrape_interval_s + 30)
