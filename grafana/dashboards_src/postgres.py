@@ -76,7 +76,7 @@ def _activity(board: dashboard.Dashboard) -> dashboard.Dashboard:
             "short").decimals(0))
         .with_panel(timeseries_panel(
             "Database size", "On-disk size of each database.",
-            [Q(f"sum by (datname) (pg_database_size_bytes{{{DB}}})", "{{datname}}")], "bytes"))
+            [Q(f"sum by (datname) (pg_database_size_bytes{{{DB}}})", "{{datname}}")], "bytes", width=24))
     )
 
 

@@ -99,8 +99,7 @@ def build() -> dashboard.Dashboard:
         "deliberately slow page: success, status code, duration by phase, per target.",
     ).with_variable(query_variable("target", "Target", 'label_values(probe_success{job="blackbox"}, instance)')
                     ).with_variable(
-        # The selected targets that are HTTP probes: the SMTP probe has no HTTP phases (its panel had no data).
-        query_variable("http_target", "HTTP target",
-                       'label_values(probe_http_duration_seconds{job="blackbox", instance=~"$target"}, instance)')
+        # The HTTP probes: the SMTP probe has no HTTP phases (its repeated panel had no data).
+        query_variable("http_target", "HTTP target", 'label_values(probe_http_duration_seconds{job="blackbox"}, instance)')
         .hide(models.VariableHide.HIDE_VARIABLE))
     return _durations(_now(board))

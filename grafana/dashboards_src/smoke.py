@@ -2,7 +2,7 @@
 
 from grafana_foundation_sdk.builders import dashboard
 
-from .common import (GREEN, RED, YELLOW, Q, counts, new_dashboard, pass_fail_bars, query_variable, row,
+from .common import (GREEN, RED, YELLOW, Q, counts, new_dashboard, pass_fail_bars, query_variable, row, soft_range,
                      stat_panel, steps, timeseries_panel, value_text)
 from .rules import condition
 
@@ -66,13 +66,13 @@ def _history(board: dashboard.Dashboard) -> dashboard.Dashboard:
             "Checks", "Checks passed and failed per run.",
             [Q(f"k6_smoke_checks_passed{{{SMOKE}}}", "{{scenario}} passed"),
              Q(f"k6_smoke_checks_failed{{{SMOKE}}}", "{{scenario}} failed")], "short")))
-        .with_panel(timeseries_panel(
+        .with_panel(soft_range(timeseries_panel(
             "Request duration p95", "95th percentile of the run's requests (the run's wall-clock time, seconds "
             "long, has its own panel: on one axis it flattens this).",
-            [Q(f"k6_smoke_http_req_duration_p95_seconds{{{SMOKE}}}", "{{scenario}} p95")], "s", width=6))
-        .with_panel(timeseries_panel(
+            [Q(f"k6_smoke_http_req_duration_p95_seconds{{{SMOKE}}}", "{{scenario}} p95")], "s", width=6)))
+        .with_panel(soft_range(timeseries_panel(
             "Run duration", "Wall-clock time of each run.",
-            [Q(f"k6_smoke_run_duration_seconds{{{SMOKE}}}", "{{scenario}} run")], "s", width=6))
+            [Q(f"k6_smoke_run_duration_seconds{{{SMOKE}}}", "{{scenario}} run")], "s", width=6)))
         .with_panel(timeseries_panel(
             "Failed requests", "Share of the run's requests that failed (expected 404/403 are not failures).",
             [Q(f"k6_smoke_http_req_failed_ratio{{{SMOKE}}}", "{{scenario}}")], "percentunit"))
