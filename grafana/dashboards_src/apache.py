@@ -56,8 +56,10 @@ def _details(board: dashboard.Dashboard) -> dashboard.Dashboard:
             [Q(f"sum(rate(apache_duration_ms_total{{{APACHE}}}{RATE})) / 1000 / "
                f"sum(rate(apache_accesses_total{{{APACHE}}}{RATE}))", "mean")], "s"))
         .with_panel(timeseries_panel(
-            "Workers against capacity", "Busy and idle workers, and the capacity (scoreboard slots).",
-            [Q(f"sum by (state) (apache_workers{{{APACHE}}})", "{{state}}"), Q(CAPACITY, "capacity")], "short")
+            "Workers against capacity", "Busy, idle and not yet spawned worker slots, stacked to the capacity "
+            "(scoreboard slots): busy reaching the top means requests queue.",
+            [Q(f"sum by (state) (apache_workers{{{APACHE}}})", "{{state}}"),
+             Q(f"{CAPACITY} - sum(apache_workers{{{APACHE}}})", "not spawned")], "short", stacked=True)
             .decimals(0))
         .with_panel(timeseries_panel(
             "Connections", "Client connections by state (total, and those writing, keep-alive, closing).",

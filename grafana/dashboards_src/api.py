@@ -3,7 +3,7 @@
 from grafana_foundation_sdk.builders import dashboard
 
 from .common import (RATE, REQUESTS, GREEN, RED, YELLOW, Q, bars_panel, counts, latency_axis, new_dashboard,
-                     query_variable, row, soft_range, stat_panel, status_colours, steps, threshold_lines, timeseries_panel)
+                     query_variable, right_axis, row, soft_range, stat_panel, status_colours, steps, threshold_lines, timeseries_panel)
 from .rules import slos_spec
 
 API = 'job="api", instance=~"$instance"'
@@ -12,6 +12,8 @@ ROUTES = f'{API}, handler=~"$handler"'
 # tiles leave them out as the SLO rules do, or an idle API shows the probes' rate and latency.
 NOT_TRAFFIC = slos_spec().api.not_traffic
 USERS = f'handler!~"{NOT_TRAFFIC}"'
+# The series of those handlers on a per-route panel (legend "{{handler}}"): exactly their names.
+NOT_TRAFFIC_NAMES = f"^({NOT_TRAFFIC})$"
 ALL_USERS = f'job="api", {USERS}'
 
 # Replicas answering over replicas discovered (ApiDown at 0, ApiReplicaDown below 1). No replica
@@ -120,10 +122,10 @@ def _per_route(board: dashboard.Dashboard) -> dashboard.Dashboard:
     """Rate, errors, latency quantiles and concurrency, one series per route template."""
     board = (
         board.with_row(row("Per route"))
-        .with_panel(timeseries_panel(
-            "Request rate by route", "Requests per second per route template (health checks included: they "
-            "show here, apart).",
-            [Q(f"sum by (handler) (rate({REQUESTS}{{{ROUTES}}}{RATE}))", "{{handler}}")], "reqps"))
+        .with_panel(right_axis(timeseries_panel(
+            "Request rate by route", "Requests per second per route template; health checks, scrapes and "
+            "unmatched paths (not traffic) on the right axis, so their trickle never flattens the routes.",
+            [Q(f"sum by (handler) (rate({REQUESTS}{{{ROUTES}}}{RATE}))", "{{handler}}")], "reqps"), NOT_TRAFFIC_NAMES))
         .with_panel(status_colours(threshold_lines(soft_range(timeseries_panel(
             "5xx ratio by route", "The server failed: the share that counts against the availability SLO "
             "(dashed: its error budget).",
@@ -142,10 +144,10 @@ def _per_route(board: dashboard.Dashboard) -> dashboard.Dashboard:
             [Q(quantile(q, ROUTES, "handler"), "{{handler}}")], "s", width=8), LATENCY_THRESHOLDS),
             OBJECTIVES[-1]))
     return (
-        board.with_panel(timeseries_panel(
+        board.with_panel(right_axis(timeseries_panel(
             "Mean concurrency by route", "Requests being served on average per rate window, by Little's law: "
-            "sum(rate(duration_sum)). Not an instantaneous count.",
-            [Q(in_flight("handler"), "{{handler}}")], "short"))
+            "sum(rate(duration_sum)). Not an instantaneous count. Not traffic on the right axis.",
+            [Q(in_flight("handler"), "{{handler}}")], "short"), NOT_TRAFFIC_NAMES))
         .with_panel(status_colours(timeseries_panel(
             "Requests by status class", "All routes; 2xx served, 4xx refused or not found, 5xx failed.",
             [Q(f"sum by (status) (rate({REQUESTS}{{{ROUTES}}}{RATE}))", "{{status}}")], "reqps",
@@ -168,12 +170,12 @@ def _saturation(board: dashboard.Dashboard) -> dashboard.Dashboard:
             [Q(f"sum(rate(api_db_pool_waits_total{{{API}}}{RATE})) * 60", "waits"),
              Q(f"sum(rate(api_db_pool_acquire_timeouts_total{{{API}}}{RATE})) * 60", "timeouts")], "opm",
             width=8)))
-        .with_panel(soft_range(timeseries_panel(
+        .with_panel(right_axis(timeseries_panel(
             "Worker CPU", "CPU seconds per second used by the API's worker processes, per replica (1 = one core "
-            "busy). Near the workers' count: the API is CPU-bound.",
+            "busy); the workers' count on the right: CPU near it means the API is CPU-bound.",
             [Q(f"sum by (instance) (rate(api_workers_cpu_seconds_total{{{API}}}{RATE}))", "{{instance}}"),
              Q(f"sum by (instance) (api_workers{{{API}}})", "{{instance}} workers")], "none", width=8),
-            soft_max=1))
+            ".* workers$").decimals(2))
         .with_panel(timeseries_panel(
             "Worker memory", "Resident memory of the API's worker processes, summed per replica.",
             [Q(f"sum by (instance) (api_workers_resident_memory_bytes{{{API}}})", "{{instance}}")], "bytes",

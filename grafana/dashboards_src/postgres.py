@@ -6,7 +6,7 @@ labels they disagree on (0.11 adds `server`, 0.20 adds `datid` and activity deta
 
 from grafana_foundation_sdk.builders import dashboard
 
-from .common import (RATE, GREEN, ORANGE, RED, UP_DOWN, YELLOW, Q, gauge_panel, new_dashboard, query_variable, row,
+from .common import (right_axis, RATE, GREEN, ORANGE, RED, UP_DOWN, YELLOW, Q, gauge_panel, new_dashboard, query_variable, row,
                      stat_panel, steps, timeseries_panel)
 
 PG = 'job="postgres"'
@@ -57,11 +57,12 @@ def _activity(board: dashboard.Dashboard) -> dashboard.Dashboard:
             "Connections by state", "From pg_stat_activity: active, idle... (idle in transaction apart, right).",
             [Q(f'sum by (state) (pg_stat_activity_count{{{DB}, state!~"idle in transaction.*"}})', "{{state}}")],
             "short", stacked=True).decimals(0))
-        .with_panel(timeseries_panel(
-            "Transactions per second", "Commits and rollbacks per database.",
+        .with_panel(right_axis(timeseries_panel(
+            "Transactions per second", "Commits (left) and rollbacks (right axis: a handful beside thousands of "
+            "commits would lie flat on theirs) per database.",
             [Q(f"sum by (datname) (rate(pg_stat_database_xact_commit{{{DB}}}{RATE}))", "{{datname}} commit"),
              Q(f"sum by (datname) (rate(pg_stat_database_xact_rollback{{{DB}}}{RATE}))", "{{datname}} rollback")],
-            "ops"))
+            "ops"), ".* rollback$"))
         .with_panel(timeseries_panel(
             "Cache hit ratio", "Shared-buffer hits over all block reads, per database.",
             [Q(f"sum by (datname) (rate(pg_stat_database_blks_hit{{{DB}}}{RATE})) / (sum by (datname) "
