@@ -21,6 +21,8 @@ import psycopg2
 import psycopg2.errors
 import psycopg2.extensions
 
+from app.metrics import DB_POOL_ACQUIRE_TIMEOUTS, DB_POOL_IN_USE, DB_POOL_SIZE, DB_POOL_WAITS
+
 log = logging.getLogger(__name__)
 
 Row = dict[str, Any]
@@ -105,6 +107,7 @@ class Pool:
         self._answer_timeout = statement_timeout + _ANSWER_MARGIN_S
         self._idle: list[Connection] = []
         self._slots = asyncio.Semaphore(size)
+        DB_POOL_SIZE.set(size)
 
     async def fit_to_server(self, workers: int, reserved: int) -> None:
         """Before serving: shrink the pool so that `workers` pools fit the server's and the role's limits."""
@@ -117,6 +120,7 @@ class Pool:
             log.warning("database pool shrunk from %d to %d connections per worker", self.size, fitted)
             self.size = fitted
             self._slots = asyncio.Semaphore(fitted)  # nothing runs yet: no slot is taken
+            DB_POOL_SIZE.set(fitted)
 
     async def fetch(self, sql: str, params: Sequence[Any] | dict[str, Any] = (), *, retry: bool = True) -> list[Row]:
         """Run one statement and return its rows; with `retry`, once more on a fresh connection if a kept one died."""
@@ -152,6 +156,7 @@ class Pool:
     async def _connection(self) -> AsyncIterator[tuple[Connection, bool]]:
         """Check a connection out, and whether it was reused; discard it if it failed mid-statement."""
         await self._acquire_slot()
+        DB_POOL_IN_USE.inc()
         conn = None
         try:
             conn, reused = self._take_idle(), True
@@ -167,16 +172,19 @@ class Pool:
             if conn is not None and not conn.closed:
                 self._idle.append(conn)
             self._slots.release()
+            DB_POOL_IN_USE.dec()
 
     async def _acquire_slot(self) -> None:
         """Take a pool slot, waiting at most the acquire timeout."""
         if not self._slots.locked():
             await self._slots.acquire()  # a free slot: no wait, no timer
             return
+        DB_POOL_WAITS.inc()
         try:
             async with asyncio.timeout(self._acquire_timeout):
                 await self._slots.acquire()
         except TimeoutError:
+            DB_POOL_ACQUIRE_TIMEOUTS.inc()
             raise DatabaseUnavailable("every database connection is busy") from None
 
     def _take_idle(self) -> Connection | None:

@@ -7,9 +7,20 @@ With several workers, prometheus_client's multiprocess mode (PROMETHEUS_MULTIPRO
 entrypoint before the workers start) makes /metrics add up every worker.
 """
 
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal
+
 from fastapi import FastAPI
-from prometheus_client import Counter
+from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, ProcessCollector,
+                               generate_latest)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_fastapi_instrumentator import Instrumentator, metrics
+from starlette.requests import Request
+from starlette.responses import Response
 
 # A checkpoint request takes ~1-10 ms: resolve that range finely, and keep a few slow buckets.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -24,11 +35,101 @@ INTERPOL_HITS = Counter(
 UNKNOWN_FLIGHTS = Counter(
     "immigration_unknown_flights_total", "Flight numbers that matched no flight, by where they were checked.", ["source"]
 )
+# Where a document or flight is checked: a lookup route, or a registration's checks.
+Source = Literal["lookup", "registration"]
+SOURCES: tuple[Source, ...] = ("lookup", "registration")
+
+# The database pool's saturation (api/app/db.py), per worker. In multiprocess mode every worker writes
+# its own value and "livesum" adds those of the live workers (prometheus_client's multiprocess docs:
+# a Gauge needs a multiprocess_mode; livesum drops exited workers' files). No labels: one series each.
+DB_POOL_SIZE = Gauge(
+    "api_db_pool_size", "Connections the database pool may hold, summed over workers.", multiprocess_mode="livesum"
+)
+DB_POOL_IN_USE = Gauge(
+    "api_db_pool_in_use", "Pool connections checked out by a request right now, summed over workers.",
+    multiprocess_mode="livesum",
+)
+DB_POOL_WAITS = Counter("api_db_pool_waits", "Requests that found every pool slot taken and waited for one.")
+DB_POOL_ACQUIRE_TIMEOUTS = Counter(
+    "api_db_pool_acquire_timeouts", "Requests that waited the whole acquire timeout for a pool slot (answered 503)."
+)
 
 
 # The `handler` label of every request that matched no route: a scanner's burst of 404s is one series,
 # not one per path (the instrumentator's own value for untemplated requests).
 UNMATCHED_HANDLER = "none"
+
+
+# prometheus_client's multiprocess files are named <kind>_<pid>.db, one set per worker process.
+_WORKER_FILE = re.compile(r"_(\d+)\.db$")
+
+
+def worker_pids() -> list[int]:
+    """The API's live worker processes: those with metric files in PROMETHEUS_MULTIPROC_DIR, else this one."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        return [os.getpid()]
+    pids = {int(match[1]) for path in Path(directory).glob("*.db") if (match := _WORKER_FILE.search(path.name))}
+    return sorted(pid for pid in pids if Path(f"/proc/{pid}").exists())
+
+
+class WorkerProcesses:
+    """CPU and resident memory of every worker process, summed, and how many workers there are.
+
+    Multiprocess mode drops the process_* metrics: "Custom collectors do not work (e.g. cpu and memory
+    metrics)" (https://prometheus.github.io/client_python/multiprocess/), since each would describe only
+    the worker that answers the scrape. This collector runs at scrape time and reads every worker's
+    /proc entry with prometheus_client's own ProcessCollector (its `pid` argument). A worker that exits
+    lowers the CPU sum: rate() takes that for a counter reset. No pid label: series stay bounded.
+    """
+
+    def collect(self) -> Iterator[Metric]:
+        cpu = memory = 0.0
+        pids = worker_pids()
+        for pid in pids:
+            collector = ProcessCollector(pid=lambda pid=pid: pid, registry=None)
+            values = {sample.name: sample.value for family in collector.collect() for sample in family.samples}
+            cpu += values.get("process_cpu_seconds_total", 0.0)
+            memory += values.get("process_resident_memory_bytes", 0.0)
+        yield GaugeMetricFamily("api_workers", "Worker processes serving the API.", value=len(pids))
+        yield CounterMetricFamily("api_workers_cpu_seconds", "User and system CPU time of every worker, summed.",
+                                  value=cpu)
+        yield GaugeMetricFamily("api_workers_resident_memory_bytes", "Resident memory of every worker, summed.",
+                                value=memory)
+
+
+def scrape_registry() -> CollectorRegistry:
+    """What /metrics serves: every worker's metrics (multiprocess mode) or this process's, and the workers'."""
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        MultiProcessCollector(registry)
+    else:
+        registry.register(REGISTRY)  # type: ignore[arg-type]  # a registry is a collector of its collectors
+    registry.register(WorkerProcesses())  # type: ignore[arg-type]
+    return registry
+
+
+async def metrics_endpoint(_: Request) -> Response:
+    """GET /metrics in Prometheus's text format (the instrumentator's expose(), plus the workers' CPU)."""
+    return Response(generate_latest(scrape_registry()), media_type=CONTENT_TYPE_LATEST)
+
+
+def initialise_labels() -> None:
+    """Create every known label set at 0, before any request.
+
+    A series born at its first increment has no 0 before it, so increase()/rate() over a range that
+    starts before it miss that first event (the dashboards showed 5.21 refusals where the counter
+    said 6). Every label value is known in advance (refusal reasons, dry run, source): all are bounded.
+    """
+    # Imported here: app.checkpoint -> app.crud -> app.db imports this module for the pool metrics.
+    from app.checkpoint import Refusal  # noqa: PLC0415
+
+    for refusal in Refusal:
+        for dry_run in (False, True):
+            REFUSALS.labels(reason=refusal.reason, dry_run=str(dry_run).lower())
+    for source in SOURCES:
+        INTERPOL_HITS.labels(source=source)
+        UNKNOWN_FLIGHTS.labels(source=source)
 
 
 def instrument(app: FastAPI) -> None:
@@ -51,7 +152,10 @@ def instrument(app: FastAPI) -> None:
         excluded_handlers=["^/metrics$"],
     ).add(
         metrics.latency(buckets=LATENCY_BUCKETS, should_include_status=True)
-    ).instrument(app).expose(app, include_in_schema=False, should_gzip=False)
+    ).instrument(app)
+    # Not the instrumentator's expose(): its multiprocess registry would leave the workers' CPU out.
+    app.add_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
+    initialise_labels()
 
 
 def count_refusal(reason: str, *, dry_run: bool) -> None:

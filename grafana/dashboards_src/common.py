@@ -40,8 +40,15 @@ UIDS = {
 
 # Filesystems that are not disks: excluded from disk panels and the disk alert alike.
 NOT_DISKS = ".*tmpfs|squashfs|overlay|nsfs|fuse.*|nfs.*"
+# Block devices that are not disks: RAM disks, compressed swap in RAM, loop images, floppies. Disk I/O
+# panels leave them out (node-exporter's own default excludes only some of them).
+NOT_DISK_DEVICES = "ram.*|zram.*|loop.*|fd.*"
 
 GREEN, YELLOW, ORANGE, RED, BLUE = "green", "yellow", "orange", "red", "blue"
+# Grafana's default text colour: an informational number, neither healthy nor unhealthy.
+NEUTRAL = "text"
+# Every panel that splits by HTTP status class paints the classes alike (legends contain the class).
+STATUS_COLOURS = {"2xx": GREEN, "3xx": BLUE, "4xx": YELLOW, "5xx": RED}
 
 
 @dataclass(frozen=True)
@@ -121,16 +128,24 @@ def threshold_lines(panel: timeseries.Panel, thresholds: dashboard.ThresholdsCon
 def stat_panel(title: str, description: str, queries: list[Q], *, unit: str = "none",
                thresholds: dashboard.ThresholdsConfig | None = None, mappings: Mappings | None = None,
                width: int = 4, height: int = 4, link: tuple[str, str] | None = None,
-               no_value: str | None = None) -> stat.Panel:
-    """A big single number (the last value), coloured by thresholds, optionally linking elsewhere."""
+               no_value: str | None = None, decimals: int | None = None) -> stat.Panel:
+    """A big single number (the last value), optionally linking elsewhere.
+
+    With `thresholds` (or colour-carrying `mappings`) it is a health tile, its background coloured;
+    without, it is informational (requests/s, uptime, cores) and stays the neutral text colour: a
+    number that is not judged must not look healthy. `decimals=0` for counts.
+    """
+    judged = thresholds is not None or mappings is not None
     panel = (
         stat.Panel().title(title).description(description).datasource(DATASOURCE)
         .targets(_targets(queries)).unit(unit).span(width).height(height)
         .reduce_options(common.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
-        .color_mode(common_models.BigValueColorMode.BACKGROUND)
+        .color_mode(common_models.BigValueColorMode.BACKGROUND if judged else common_models.BigValueColorMode.NONE)
         .graph_mode(common_models.BigValueGraphMode.NONE)
-        .thresholds(thresholds or steps((None, GREEN)))
+        .thresholds(thresholds or steps((None, NEUTRAL)))
     )
+    if decimals is not None:
+        panel = panel.decimals(decimals)
     if mappings:
         panel = panel.mappings(mappings)
     if link:
@@ -225,3 +240,62 @@ def to_json(builder: dashboard.Dashboard) -> dict[str, Any]:
     model = builder.build()
     _number_panels(model.panels or [])
     return json.loads(json.dumps(model, cls=JSONEncoder))  # type: ignore[no-any-return]
+
+
+def _set(id_val: str, value: Any) -> models.DynamicConfigValue:
+    return models.DynamicConfigValue(id_val=id_val, value=value)
+
+
+def status_colours(panel: timeseries.Panel) -> timeseries.Panel:
+    """Fixed colours per HTTP status class (5xx red everywhere), matched anywhere in the series name."""
+    for status, colour in STATUS_COLOURS.items():
+        panel = panel.override_by_regexp(f".*{status}.*", [_set("color", {"mode": "fixed", "fixedColor": colour})])
+    return panel
+
+
+def soft_range(panel: timeseries.Panel, *, soft_min: float | None = 0, soft_max: float | None = None,
+               ) -> timeseries.Panel:
+    """Soft axis limits: the axis reaches at least this far, further when the data does.
+
+    Grafana's auto-scale ignores thresholds (an objective line at 250 ms never shows under 5 ms
+    latencies): a soft maximum at the objective keeps the line, and the data under it, in view.
+    """
+    if soft_min is not None:
+        panel = panel.axis_soft_min(soft_min)
+    if soft_max is not None:
+        panel = panel.axis_soft_max(soft_max)
+    return panel
+
+
+def right_axis(panel: timeseries.Panel, name_regexp: str, unit: str | None = None) -> timeseries.Panel:
+    """Move the series whose name matches onto a right-hand axis (their own scale, optionally unit)."""
+    properties = [_set("custom.axisPlacement", "right")]
+    if unit is not None:
+        properties.append(_set("unit", unit))
+    return panel.override_by_regexp(name_regexp, properties)
+
+
+def counts(panel: timeseries.Panel) -> timeseries.Panel:
+    """A panel of whole events: no fractional tick labels or values."""
+    return panel.decimals(0)
+
+
+def pass_fail_bars(panel: timeseries.Panel) -> timeseries.Panel:
+    """A binary 1 = pass / 0 = fail series as bars coloured by value (not a line between runs)."""
+    return (
+        panel.draw_style(common_models.GraphDrawStyle.BARS).fill_opacity(80).min(0).max(1).decimals(0)
+        .thresholds(steps((None, RED), (1, GREEN)))
+        .color_scheme(dashboard.FieldColor().mode(models.FieldColorModeId.THRESHOLDS))
+        .mappings(PASS_FAIL)
+    )
+
+
+def latency_axis(panel: timeseries.Panel, objective: float) -> timeseries.Panel:
+    """A latency axis where milliseconds and an objective hundreds of times larger both show.
+
+    Logarithmic (base 10), soft limits from 1 ms to the objective: a 3 ms probe and the 1 s line sit
+    on one readable axis; a linear axis with the objective in view flattens the milliseconds to zero.
+    """
+    return soft_range(panel.scale_distribution(
+        common.ScaleDistributionConfig().type(common_models.ScaleDistribution.LOG).log(10)),
+        soft_min=0.001, soft_max=objective)

@@ -6,13 +6,20 @@ labels they disagree on (0.11 adds `server`, 0.20 adds `datid` and activity deta
 
 from grafana_foundation_sdk.builders import dashboard
 
-from .common import (RATE, GREEN, ORANGE, RED, UP_DOWN, YELLOW, Q, gauge_panel, new_dashboard, query_variable, row,
+from .common import (right_axis, RATE, GREEN, ORANGE, RED, UP_DOWN, YELLOW, Q, gauge_panel, new_dashboard, query_variable, row,
                      stat_panel, steps, timeseries_panel)
 
 PG = 'job="postgres"'
-DB = f'{PG}, datname=~"$datname"'
+DB = f'{PG}, datname=~"$datname", datname!~"template.*"'
 CONNECTIONS = f"sum(pg_stat_database_numbackends{{{PG}}})"
 MAX_CONNECTIONS = f"max(pg_settings_max_connections{{{PG}}})"
+# One definition for every "connections used" tile (Overview, this dashboard): the API's pools are
+# fitted under max_connections at start-up, so 80% used means little headroom left for a restart.
+CONNECTIONS_USED = f"{CONNECTIONS} / {MAX_CONNECTIONS}"
+CONNECTIONS_THRESHOLDS = steps((None, GREEN), (0.8, YELLOW), (0.9, RED))
+# template0/template1 are copied by CREATE DATABASE, never used: the Database variable leaves them
+# out, so "All" means the databases an operator has.
+TEMPLATES = "template.*"
 
 
 def _health(board: dashboard.Dashboard) -> dashboard.Dashboard:
@@ -25,8 +32,7 @@ def _health(board: dashboard.Dashboard) -> dashboard.Dashboard:
             thresholds=steps((None, RED), (1, GREEN)), mappings=UP_DOWN, width=6, height=6))
         .with_panel(gauge_panel(
             "Connections used", "Backends connected over max_connections; the API's pools must fit below.",
-            [Q(f"{CONNECTIONS} / {MAX_CONNECTIONS}", "used", instant=True)], unit="percentunit",
-            thresholds=steps((None, GREEN), (0.7, YELLOW), (0.85, RED))))
+            [Q(CONNECTIONS_USED, "used", instant=True)], unit="percentunit", thresholds=CONNECTIONS_THRESHOLDS))
         .with_panel(gauge_panel(
             "Cache hit ratio", "Blocks found in shared buffers over blocks needed, over the time range.",
             [Q(f"sum(increase(pg_stat_database_blks_hit{{{DB}}}[$__range])) / (sum(increase("
@@ -36,7 +42,7 @@ def _health(board: dashboard.Dashboard) -> dashboard.Dashboard:
         .with_panel(stat_panel(
             "Deadlocks", "Deadlocks detected over the time range.",
             [Q(f"sum(increase(pg_stat_database_deadlocks{{{DB}}}[$__range]))", "deadlocks", instant=True)],
-            thresholds=steps((None, GREEN), (1, ORANGE)), width=6, height=6))
+            thresholds=steps((None, GREEN), (1, ORANGE)), width=6, height=6, decimals=0))
     )
 
 
@@ -48,13 +54,15 @@ def _activity(board: dashboard.Dashboard) -> dashboard.Dashboard:
             "Connections against max_connections", "Connected backends and the server's limit.",
             [Q(CONNECTIONS, "connections"), Q(MAX_CONNECTIONS, "max_connections")], "short"))
         .with_panel(timeseries_panel(
-            "Connections by state", "From pg_stat_activity: active, idle, idle in transaction...",
-            [Q(f"sum by (state) (pg_stat_activity_count{{{DB}}})", "{{state}}")], "short", stacked=True))
-        .with_panel(timeseries_panel(
-            "Transactions per second", "Commits and rollbacks per database.",
+            "Connections by state", "From pg_stat_activity: active, idle... (idle in transaction apart, right).",
+            [Q(f'sum by (state) (pg_stat_activity_count{{{DB}, state!~"idle in transaction.*"}})', "{{state}}")],
+            "short", stacked=True).decimals(0))
+        .with_panel(right_axis(timeseries_panel(
+            "Transactions per second", "Commits (left) and rollbacks (right axis: a handful beside thousands of "
+            "commits would lie flat on theirs) per database.",
             [Q(f"sum by (datname) (rate(pg_stat_database_xact_commit{{{DB}}}{RATE}))", "{{datname}} commit"),
              Q(f"sum by (datname) (rate(pg_stat_database_xact_rollback{{{DB}}}{RATE}))", "{{datname}} rollback")],
-            "ops"))
+            "ops"), ".* rollback$"))
         .with_panel(timeseries_panel(
             "Cache hit ratio", "Shared-buffer hits over all block reads, per database.",
             [Q(f"sum by (datname) (rate(pg_stat_database_blks_hit{{{DB}}}{RATE})) / (sum by (datname) "
@@ -65,10 +73,47 @@ def _activity(board: dashboard.Dashboard) -> dashboard.Dashboard:
             [Q(f"sum by (mode) (pg_locks_count{{{DB}}})", "{{mode}}")], "short", stacked=True))
         .with_panel(timeseries_panel(
             "Deadlocks", "Deadlocks detected per database, per rate window.",
-            [Q(f"sum by (datname) (increase(pg_stat_database_deadlocks{{{DB}}}{RATE}))", "{{datname}}")], "short"))
+            [Q(f"sum by (datname) (increase(pg_stat_database_deadlocks{{{DB}}}{RATE}))", "{{datname}}")],
+            "short").decimals(0))
         .with_panel(timeseries_panel(
             "Database size", "On-disk size of each database.",
             [Q(f"sum by (datname) (pg_database_size_bytes{{{DB}}})", "{{datname}}")], "bytes", width=24))
+    )
+
+
+def _work(board: dashboard.Dashboard) -> dashboard.Dashboard:
+    """What the server does and what holds it up: tuples, temp files, checkpoints, long transactions."""
+    return (
+        board.with_row(row("Work and stalls"))
+        .with_panel(timeseries_panel(
+            "Tuples per second", "Rows returned by scans, fetched by index, inserted, updated, deleted.",
+            [Q(f"sum(rate(pg_stat_database_tup_{kind}{{{DB}}}{RATE}))", kind)
+             for kind in ("returned", "fetched", "inserted", "updated", "deleted")], "rowsps", width=8))
+        .with_panel(timeseries_panel(
+            "Temporary files written", "Bytes sorts and hashes spilled to disk (work_mem too small).",
+            [Q(f"sum by (datname) (rate(pg_stat_database_temp_bytes{{{DB}}}{RATE}))", "{{datname}}")], "Bps",
+            width=8))
+        .with_panel(timeseries_panel(
+            "Checkpoints per minute", "Timed (checkpoint_timeout) and requested (WAL full, or asked): many "
+            "requested ones mean max_wal_size is too small. Exporter 0.11 and 0.20 name them apart.",
+            [Q(f'sum(rate({{__name__=~"pg_stat_bgwriter_checkpoints_timed(_total)?", {PG}}}{RATE})) * 60',
+               "timed"),
+             Q(f'sum(rate({{__name__=~"pg_stat_bgwriter_checkpoints_req(_total)?", {PG}}}{RATE})) * 60',
+               "requested")], "opm", width=8))
+        .with_panel(timeseries_panel(
+            "Longest transaction", "Age of the oldest open transaction by state: an old one holds locks and "
+            "stops vacuum.",
+            [Q(f"max by (state) (pg_stat_activity_max_tx_duration{{{DB}}})", "{{state}}")], "s", width=8))
+        .with_panel(timeseries_panel(
+            "Idle in transaction", "Sessions that opened a transaction and wait: each holds its locks and a "
+            "connection.",
+            [Q(f'sum(pg_stat_activity_count{{{DB}, state=~"idle in transaction.*"}})', "idle in transaction")],
+            "short", width=8).decimals(0))
+        .with_panel(timeseries_panel(
+            "Exporter scrape errors", "1 when the exporter's last read of PostgreSQL failed: the panels above "
+            "then show old or no values.",
+            [Q(f"max(pg_exporter_last_scrape_error{{{PG}}})", "last scrape error")], "none", width=8)
+            .decimals(0).min(0).max(1))
     )
 
 
@@ -79,5 +124,6 @@ def build() -> dashboard.Dashboard:
         "The database behind the API, from postgres-exporter: up, connections against the limit, transactions, "
         "cache hit ratio, locks, deadlocks, size.",
     ).with_variable(
-        query_variable("datname", "Database", 'label_values(pg_database_size_bytes{job="postgres"}, datname)'))
-    return _activity(_health(board))
+        query_variable("datname", "Database",
+                       f'label_values(pg_database_size_bytes{{job="postgres", datname!~"{TEMPLATES}"}}, datname)'))
+    return _work(_activity(_health(board)))

@@ -12,7 +12,7 @@ from prometheus.rulegen import slo as slo_rules
 from prometheus.rulegen.spec import Slo, SlosSpec, load_slos
 
 from .common import (RATE, GREEN, ORANGE, RED, YELLOW, Q, bars_panel, new_dashboard, row, stat_panel, steps,
-                     threshold_lines, timeseries_panel, value_text)
+                     threshold_lines, timeseries_panel, value_text, soft_range)
 
 # The burn rates drawn on each objective's graph: every long window of the alerts, plus 5m for "now".
 OK_FAILED = value_text({"1": ("OK", GREEN), "0": ("FAILED", RED)})
@@ -44,14 +44,15 @@ def _objective(board: dashboard.Dashboard, spec: SlosSpec, slo: Slo, group: str)
             [Q(f"1 - {window_ratio} / {budget}", "left", instant=True)], unit="percentunit",
             thresholds=steps((None, RED), (0, ORANGE), (0.25, YELLOW), (0.5, GREEN)), width=4,
             no_value="no traffic yet"))
-        .with_panel(threshold_lines(timeseries_panel(
+        .with_panel(soft_range(threshold_lines(timeseries_panel(
             slo_rules.panel_title(slo, group),
             f"Error ratio over each window divided by the budget: 1 spends the budget exactly in {spec.window}; "
             f"the page fires above {slo_rules.number(page)} over 1h and 5m alike (dashed lines: the alerts' "
             "burn rates).",
             [Q(f"{slo_rules.RECORD.format(window=window)}{match} / {budget}", window) for window in burn_windows],
             "none", width=12), steps((None, GREEN), *((rate.burn, RED if rate.severity == "critical" else YELLOW)
-                                                      for rate in sorted(spec.burn_rates, key=lambda r: r.burn)))))
+                                                      for rate in sorted(spec.burn_rates, key=lambda r: r.burn)))),
+            soft_max=page))
     )
 
 

@@ -11,6 +11,7 @@ UNMATCHED_HANDLER = "none"  # api/app/metrics.py; dashboards and alerts select i
 from tests.support.api_server import ApiServer
 from tests.support.data import traveller
 from tests.support.postgres import ThrowawayPostgres
+from tests.support.processes import wait_until
 
 
 def scrape(url: str) -> dict[str, float]:
@@ -40,6 +41,31 @@ def metered_api(request: pytest.FixtureRequest, postgres: ThrowawayPostgres) -> 
     """A fresh API (zeroed counters) with one or two workers."""
     with ApiServer(postgres.api_env(), workers=request.param) as server:
         yield server
+
+
+# Every label value the API knows in advance (api/app/checkpoint.py's Refusal, the check sources).
+REFUSAL_REASONS = ["interpol_hit", "unknown_flight", "lodging_missing", "insufficient_funds", "already_registered"]
+SOURCES = ["lookup", "registration"]
+
+
+def test_known_label_sets_and_saturation_are_exposed_before_any_request(metered_api: ApiServer) -> None:
+    # Runs first on a fresh server. A series born at its first increment loses that increment to
+    # increase() (the dashboards showed 5.21 where the counter said 6): every known one starts at 0.
+    workers = int(metered_api.env["WEB_CONCURRENCY"])
+    # /healthz answered once one worker was up: wait until every worker has started (written its files).
+    wait_until(lambda: scrape(metered_api.url).get("api_workers") == workers, 20, f"{workers} workers exposed")
+    samples = scrape(metered_api.url)
+    zeros = [f'immigration_refusals_total{{dry_run="{dry_run}",reason="{reason}"}}'
+             for reason in REFUSAL_REASONS for dry_run in ("false", "true")]
+    zeros += [f'immigration_{name}_total{{source="{source}"}}' for name in ("interpol_hits", "unknown_flights")
+              for source in SOURCES]
+    assert {key: samples.get(key) for key in zeros} == dict.fromkeys(zeros, 0.0)
+    assert samples["api_workers"] == workers  # every worker's /proc read, not only the one scraped
+    assert samples["api_workers_cpu_seconds_total"] > 0
+    assert samples["api_workers_resident_memory_bytes"] > workers * 10 * 2**20  # tens of MiB per Python worker
+    assert samples["api_db_pool_in_use"] == 0
+    assert samples["api_db_pool_size"] >= workers  # each worker's pool, at least one connection
+    assert samples["api_db_pool_waits_total"] == 0
 
 
 def test_known_traffic_gives_matching_counts(metered_api: ApiServer) -> None:

@@ -235,3 +235,24 @@ class PromQL:
         if match := re.fullmatch(r"query_result\((?P<expr>.+)\)", text):
             return [json.dumps(sample) for sample in self.query(match["expr"], end)]
         raise QueryError(f"{query}: not a variable query this check understands: {text}")
+
+
+# ---------------------------------------------------------------------------------------------
+# How a tile colours a value
+
+
+def tile_colour(panel: dict[str, Any], value: float | None) -> str:
+    """The colour Grafana gives `value` on a stat or gauge: a value mapping's colour first, then the
+    thresholds (the highest step at or below the value); "no data" for no value."""
+    if value is None:
+        return "no data"
+    defaults = panel["fieldConfig"]["defaults"]
+    for mapping in defaults.get("mappings", []):
+        for key, result in mapping.get("options", {}).items():
+            if mapping.get("type") == "value" and float(key) == value and result.get("color"):
+                return str(result["color"])
+    colour = "no data"
+    for step in defaults.get("thresholds", {}).get("steps", []):
+        if step["value"] is None or value >= step["value"]:
+            colour = step["color"]
+    return colour

@@ -101,7 +101,7 @@ MUTATIONS: list[tuple[str, Mutation, str]] = [
     ("DS placeholder", lambda f: panel(f, "api.json", 9).update(datasource={"type": "prometheus",
                                                                              "uid": "${DS_PROMETHEUS}"}),
      "${DS_...}"),
-    ("duplicate refId", lambda f: panel(f, "api.json", 10)["targets"][1].update(refId="A"), "refId 'A' is used twice"),
+    ("duplicate refId", lambda f: panel(f, "api.json", 18)["targets"][1].update(refId="A"), "refId 'A' is used twice"),
     ("multi variable with =", lambda f: panel(f, "api.json", 9)["targets"][0].update(
         expr='sum(rate(http_request_duration_seconds_count{instance="$instance"}[$__rate_interval]))'),
      "match it with =~"),

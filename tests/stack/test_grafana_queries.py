@@ -1,6 +1,7 @@
 """Every dashboard query, run on the twin's Prometheus as Grafana would run it (alerts: test_alerting.py)."""
 
 import re
+import statistics
 import time
 import uuid
 from collections.abc import Callable
@@ -9,18 +10,17 @@ from datetime import datetime
 import httpx
 import pytest
 
-from tests.grafana.queries import PromQL, Window, panel_queries, variable_queries
+from tests.grafana.queries import (PromQL, Window, all_panels, dashboards, panel_queries, substitute, tile_colour,
+                                  variable_queries)
 from tests.stack.conftest import PATIENCE_S
 from tests.support.prometheus import PrometheusClient
 from tests.twin.stack import Twin
 
 # The last ten minutes at a 15 s step: $__rate_interval is then 60 s, four scrapes.
 WINDOW = Window(range_s=600, step_s=15, scrape_s=15)
-# Panels that cannot have data in the twin, and why.
-EMPTY_IN_THE_TWIN = {
-    # The twin's network namespace has only loopback, which the panel leaves out on purpose.
-    "Network": "no network device but lo",
-}
+# Panels that cannot have data in the twin, and why (the Network panel has: the twin gives its
+# namespace a veth pair, tests/twin/network.py).
+EMPTY_IN_THE_TWIN: dict[str, str] = {}
 
 
 def wait_for(what: str, check: Callable[[], list[str]]) -> None:
@@ -97,9 +97,76 @@ def empty_panels(promql: PromQL) -> list[str]:
 @pytest.mark.timeout(600)  # the traffic fixture waits for every rule group to have run once
 def test_every_panel_query_runs_and_shows_data(promql: PromQL) -> None:
     wait_for("panels without data", lambda: empty_panels(promql))
+    medians: dict[tuple[str, int], list[float]] = {}
+    for query in panel_queries():
+        for series in promql.evaluate_panel(query, WINDOW):
+            values = [float(value) for _, value in series.get("values", [])]
+            if values and (median := statistics.median(values)) > 0:
+                medians.setdefault((query.dashboard, query.panel_id), []).append(median)
+    flattened = [f"{uid} panel {panel_id}: typical values {min(found):.3g} to {max(found):.3g}"
+                 for (uid, panel_id), found in medians.items()
+                 if max(found) > MAGNITUDES * min(found) and not _scale_shows_both(uid, panel_id)]
+    assert not flattened, "one linear axis for values far apart (the small ones lie flat):\n" + "\n".join(flattened)
+
+
+# Two orders of magnitude: beyond, the smaller series lies flat on a shared linear axis.
+MAGNITUDES = 100
+
+
+def _scale_shows_both(uid: str, panel_id: int) -> bool:
+    """Whether the panel draws far-apart series readably: a logarithmic axis, a right axis for some
+    series, soft limits, or stacking (parts of one whole, read as shares); stat-like panels have no axis."""
+    (panel,) = [p for p in all_panels(dashboards()[uid]) if p.get("id") == panel_id]
+    if panel["type"] != "timeseries":
+        return True
+    custom = panel["fieldConfig"]["defaults"].get("custom", {})
+    right = any(prop["id"] == "custom.axisPlacement" for override in panel["fieldConfig"].get("overrides", [])
+                for prop in override["properties"])
+    return (custom.get("scaleDistribution", {}).get("type") == "log" or right or "axisSoftMax" in custom
+            or custom.get("stacking", {}).get("mode", "none") != "none")
 
 
 @pytest.mark.usefixtures("traffic")
 def test_every_template_variable_has_values(promql: PromQL) -> None:
     wait_for("variables without values",
              lambda: [str(query) for query in variable_queries() if not promql.evaluate_variable(query, WINDOW)])
+
+
+# A stopped exporter turns the tiles that watch it red, as fast as its alerts see it (one failed
+# scrape ends its series). (service stopped, dashboard uid, tile title.)
+TILES_OF_A_STOPPED_EXPORTER = [
+    ("apache-exporter", "promethoide-overview", "Apache"),
+    ("apache-exporter", "promethoide-overview", "Targets down"),
+    ("apache-exporter", "promethoide-apache", "Apache"),
+]
+
+
+def _tile(uid: str, title: str) -> dict:  # type: ignore[type-arg]
+    (found,) = [p for p in all_panels(dashboards()[uid]) if p.get("title") == title]
+    return found
+
+
+def _tile_colour(prometheus: PrometheusClient, uid: str, title: str) -> str:
+    """The colour the tile shows now: its one instant query, coloured by its own mappings and thresholds."""
+    tile = _tile(uid, title)
+    (target,) = tile["targets"]
+    result = prometheus.query(substitute(target["expr"], WINDOW, {"instance": ".+"}))
+    return tile_colour(tile, float(result[0]["value"][1]) if result else None)
+
+
+@pytest.mark.disruptive
+@pytest.mark.usefixtures("traffic")
+def test_a_stopped_exporter_turns_its_tiles_red(twin: Twin, prometheus: PrometheusClient) -> None:
+    service = TILES_OF_A_STOPPED_EXPORTER[0][0]
+    tiles = [(uid, title) for stopped, uid, title in TILES_OF_A_STOPPED_EXPORTER if stopped == service]
+    assert {_tile_colour(prometheus, uid, title) for uid, title in tiles if title != "Targets down"} == {"green"}
+    twin.stop(service)
+    try:
+        deadline = time.monotonic() + PATIENCE_S
+        while (colours := {tile: _tile_colour(prometheus, *tile) for tile in tiles}) != dict.fromkeys(tiles, "red"):
+            assert time.monotonic() < deadline, f"tiles still not red with {service} stopped: {colours}"
+            time.sleep(2)
+    finally:
+        twin.start_service(service)
+        prometheus.wait_until(f'up{{job="{service.removesuffix("-exporter")}"}}', lambda v: list(v.values()) == [1.0],
+                              PATIENCE_S)

@@ -70,3 +70,20 @@ def install_name_resolution(addresses: dict[str, list[str]], workdir: Path) -> s
          f"--pid-file={workdir / 'dnsmasq.pid'}", "--log-facility=-"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
+
+
+# A container's interface name, and its peer's: node-exporter's network panels leave `lo` out, so
+# the twin needs a real device for them to have data, as a container's eth0 gives Docker.
+INTERFACE, PEER = "eth0", "eth0-peer"
+
+
+def add_interface() -> None:
+    """Give the namespace a veth pair (eth0 and its peer), both up, with an address on eth0.
+
+    Bringing a link up sends IPv6 neighbour discovery over it, so its byte counters move on their
+    own; traffic between the twin's services stays on loopback, as it must.
+    """
+    subprocess.run(["ip", "link", "add", INTERFACE, "type", "veth", "peer", "name", PEER], check=True)
+    subprocess.run(["ip", "address", "add", "172.18.0.2/16", "dev", INTERFACE], check=True)
+    for device in (INTERFACE, PEER):
+        subprocess.run(["ip", "link", "set", device, "up"], check=True)

@@ -117,6 +117,7 @@ class Twin:
         """Bring up the network, then every service in dependency order, each waited healthy."""
         network.bring_up_loopback()
         network.add_local_address(DOCKER_HOST_GATEWAY)
+        network.add_interface()
         # As in Docker: a host-network service has no name of its own; the host is host.docker.internal.
         names = {name: found for name, found in self.addresses.items() if not self._on_host_network(name)}
         names["host.docker.internal"] = [DOCKER_HOST_GATEWAY]
