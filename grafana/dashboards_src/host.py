@@ -7,7 +7,8 @@ HostDiskAlmostFull rules (prometheus/alerts.yaml): a tile turns red exactly wher
 from grafana_foundation_sdk.builders import dashboard
 
 from .common import (RATE, GREEN, NOT_DISK_DEVICES, ORANGE, RED, YELLOW, Q, bars_panel, gauge_panel, new_dashboard,
-                     query_variable, right_axis, row, soft_range, stat_panel, steps, timeseries_panel)
+                     latency_axis, query_variable, right_axis, row, soft_range, stat_panel, steps, threshold_lines,
+                     timeseries_panel)
 from .rules import condition
 
 NODE = 'job="node", instance=~"$instance"'
@@ -151,10 +152,38 @@ def _storage(board: dashboard.Dashboard) -> dashboard.Dashboard:
     )
 
 
+# Remote sites' agents (site/): what SiteSilent, SiteRemoteWriteFailing and SiteRemoteWriteBehind watch.
+_BEHIND = condition("SiteRemoteWriteBehind")
+AGENT = 'job="prometheus-agent"'
+
+
+def _remote_sites(board: dashboard.Dashboard) -> dashboard.Dashboard:
+    """Every site's last sample, and its agent's remote write: rejected samples and how far behind."""
+    return (
+        board.with_row(row("Remote sites"))
+        .with_panel(timeseries_panel(
+            "Site last seen", "Seconds since the newest sample of each site (the centre included) reached "
+            "Prometheus; SiteSilent fires when a site seen in the last day has sent nothing for a minute.",
+            [Q('time() - max by (site) (timestamp(up{site!=""}))', "{{site}}")], "s", width=8))
+        .with_panel(timeseries_panel(
+            "Remote write rejected", "Samples per second a site's agent gave up on (the centre refused them: "
+            "lost); SiteRemoteWriteFailing fires on any.",
+            [Q(f"sum by (site) (rate(prometheus_remote_storage_samples_failed_total{{{AGENT}}}{RATE}))", "{{site}}")],
+            "short", width=8))
+        .with_panel(latency_axis(threshold_lines(timeseries_panel(
+            "Remote write behind", "How far each site's agent's sending trails its newest sample; "
+            "SiteRemoteWriteBehind fires above the dashed line for ten minutes.",
+            [Q(f"max by (site) (max_over_time(prometheus_remote_storage_highest_timestamp_in_seconds{{{AGENT}}}"
+               f"{RATE}) - ignoring (remote_name, url) group_right max_over_time("
+               f"prometheus_remote_storage_queue_highest_sent_timestamp_seconds{{{AGENT}}}{RATE}))", "{{site}}")],
+            "s", width=8), steps((None, GREEN), (_BEHIND.threshold, RED))), _BEHIND.threshold))
+    )
+
+
 def build() -> dashboard.Dashboard:
     """The host dashboard."""
     board = new_dashboard(
         "host", "Promethoide / Host",
         "The machine the stack runs on, from node-exporter: CPU, memory, swap, disks, filesystems, network, load.",
     ).with_variable(query_variable("instance", "Host", 'label_values(up{job="node"}, instance)'))
-    return _storage(_cpu_memory(_summary(board)))
+    return _remote_sites(_storage(_cpu_memory(_summary(board))))
