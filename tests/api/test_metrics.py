@@ -1,6 +1,10 @@
 """/metrics counts what was served, across every worker, without personal data."""
 
+import os
 import re
+import subprocess
+import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 
@@ -9,6 +13,7 @@ import pytest
 
 UNMATCHED_HANDLER = "none"  # api/app/metrics.py; dashboards and alerts select it by this value
 from tests.support.api_server import ApiServer
+from tests.support.compose import ROOT
 from tests.support.data import traveller
 from tests.support.postgres import ThrowawayPostgres
 from tests.support.processes import wait_until
@@ -137,3 +142,60 @@ def test_no_personal_data_in_labels_or_logs(api: ApiServer) -> None:
     exposed = httpx.get(api.url + "/metrics").text + api.log()
     assert str(entry["dni"]) not in exposed
     assert "Privatissima" not in exposed
+
+
+def test_metrics_scrapes_are_not_counted(api: ApiServer) -> None:
+    for _ in range(3):
+        assert httpx.get(api.url + "/metrics").status_code == 200
+    handlers = {dict(re.findall(r'(\w+)="([^"]*)"', key)).get("handler") for key in scrape(api.url)}
+    assert "/metrics" not in handlers
+
+
+def test_metrics_is_not_in_the_openapi_schema(api: ApiServer) -> None:
+    paths = httpx.get(api.url + "/openapi.json").json()["paths"]
+    assert "/dni/{dni}" in paths
+    assert "/metrics" not in paths
+
+
+def test_a_slash_redirect_is_unmatched_and_keeps_the_document_number_out(metered_api: ApiServer) -> None:
+    """`/dni/X/` is redirected to `/dni/X` (307) by the router without routing: no template, so "none";
+    never the requested path, which would put a document number in a label."""
+    count = "http_request_duration_seconds_count"
+    redirected = {"handler": UNMATCHED_HANDLER, "method": "GET", "status": "3xx"}
+    before = sample(scrape(metered_api.url), count, **redirected)
+    response = httpx.get(metered_api.url + "/dni/99999999R/", follow_redirects=False)
+    assert response.status_code == 307, response.text
+    after = scrape(metered_api.url)
+    assert sample(after, count, **redirected) - before == 1
+    assert not any("99999999R" in key for key in after)
+
+
+# A separate interpreter (as tests/support/api_facts.py): the app with one more route, whose error no
+# handler takes, served through TestClient; prints /metrics. No database is needed for that route.
+_SERVE_A_FAULT = """
+from fastapi.testclient import TestClient
+from app.main import create_app
+
+app = create_app()
+
+@app.get("/fault/{n}")
+def fault(n: int) -> None:
+    raise RuntimeError("an unhandled fault")
+
+with TestClient(app, raise_server_exceptions=False) as client:
+    assert client.get("/fault/1").status_code == 500
+    assert client.get("/fault/2").status_code == 500
+    print(client.get("/metrics").text)
+"""
+
+
+def test_an_unhandled_exception_counts_as_a_5xx_under_its_template() -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("POSTGRES_", "DB_", "PROMETHEUS_"))}
+    # A closed port: the pool's start-up connection fails at once, the app starts anyway.
+    env.update(PYTHONPATH=str(ROOT / "api"), POSTGRES_PASSWORD="unused", POSTGRES_HOST="127.0.0.1", POSTGRES_PORT="1")
+    with tempfile.TemporaryDirectory() as empty:
+        result = subprocess.run([sys.executable, "-c", _SERVE_A_FAULT], capture_output=True, text=True, env=env,
+                                cwd=empty, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert re.search(r'^http_request_duration_seconds_count\{handler="/fault/\{n\}",method="GET",status="5xx"\} 2\.0$',
+                     result.stdout, re.M), result.stdout
