@@ -1,7 +1,6 @@
 """Every dashboard query, run on the twin's Prometheus as Grafana would run it (alerts: test_alerting.py)."""
 
 import re
-import statistics
 import time
 import uuid
 from collections.abc import Callable
@@ -101,33 +100,6 @@ def empty_panels(promql: PromQL) -> list[str]:
 @pytest.mark.timeout(600)  # the traffic fixture waits for every rule group to have run once
 def test_every_panel_query_runs_and_shows_data(promql: PromQL) -> None:
     wait_for("panels without data", lambda: empty_panels(promql))
-    medians: dict[tuple[str, int], list[float]] = {}
-    for query in panel_queries():
-        for series in promql.evaluate_panel(query, WINDOW):
-            values = [float(value) for _, value in series.get("values", [])]
-            if values and (median := statistics.median(values)) > 0:
-                medians.setdefault((query.dashboard, query.panel_id), []).append(median)
-    flattened = [f"{uid} panel {panel_id}: typical values {min(found):.3g} to {max(found):.3g}"
-                 for (uid, panel_id), found in medians.items()
-                 if max(found) > MAGNITUDES * min(found) and not _scale_shows_both(uid, panel_id)]
-    assert not flattened, "one linear axis for values far apart (the small ones lie flat):\n" + "\n".join(flattened)
-
-
-# Two orders of magnitude: beyond, the smaller series lies flat on a shared linear axis.
-MAGNITUDES = 100
-
-
-def _scale_shows_both(uid: str, panel_id: int) -> bool:
-    """Whether the panel draws far-apart series readably: a logarithmic axis, a right axis for some
-    series, soft limits, or stacking (parts of one whole, read as shares); stat-like panels have no axis."""
-    (panel,) = [p for p in all_panels(dashboards()[uid]) if p.get("id") == panel_id]
-    if panel["type"] != "timeseries":
-        return True
-    custom = panel["fieldConfig"]["defaults"].get("custom", {})
-    right = any(prop["id"] == "custom.axisPlacement" for override in panel["fieldConfig"].get("overrides", [])
-                for prop in override["properties"])
-    return (custom.get("scaleDistribution", {}).get("type") == "log" or right or "axisSoftMax" in custom
-            or custom.get("stacking", {}).get("mode", "none") != "none")
 
 
 @pytest.mark.usefixtures("traffic")
