@@ -59,6 +59,10 @@ def test_known_label_sets_and_saturation_are_exposed_before_any_request(metered_
     workers = int(metered_api.env["WEB_CONCURRENCY"])
     # /healthz answered once one worker was up: wait until every worker has started (written its files).
     wait_until(lambda: scrape(metered_api.url).get("api_workers") == workers, 20, f"{workers} workers exposed")
+    # A worker counts as started before its start-up query (pool.fit_to_server) has returned its
+    # connection: wait for that, rather than catch it mid-query (CI did: in use 1). A leaked slot
+    # never returns to 0, so this still fails on one.
+    wait_until(lambda: scrape(metered_api.url).get("api_db_pool_in_use") == 0, 20, "start-up queries done")
     samples = scrape(metered_api.url)
     zeros = [f'immigration_refusals_total{{dry_run="{dry_run}",reason="{reason}"}}'
              for reason in REFUSAL_REASONS for dry_run in ("false", "true")]
