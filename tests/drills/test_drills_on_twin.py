@@ -1,0 +1,84 @@
+"""Every drill of drills/catalogue.json, on native twins with the real Prometheus, Alertmanager and SMTP sink.
+
+The catalogue is split over TWINS twins, each in its own network namespace (tests/drills/twin_worker.py),
+so drills that would disturb each other in one stack run at the same time in different ones; inside a
+twin, drills that disturb nothing in common run at the same time too (drills.runner.waves). The table
+of every drill (fired, mailed, resolved after, verdict) goes to tests/artifacts/drills.txt.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from drills.runner import Report, Scenario, load_catalogue, table, waves
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+TWINS = int(os.environ.get("DRILL_TWINS", "4"))
+
+
+def lane_time(lane: list[Scenario]) -> float:
+    """How long a twin takes for these drills: its rounds one after the other, each as long as its slowest."""
+    return sum(max(s.expected_s for s in group) for group in waves(lane))
+
+
+def plan(scenarios: list[Scenario], twins: int) -> list[list[Scenario]]:
+    """Longest first, each drill to the twin it lengthens least (exclusive drills share a twin when they must)."""
+    lanes: list[list[Scenario]] = [[] for _ in range(twins)]
+    for scenario in sorted(scenarios, key=lambda s: -s.expected_s):
+        best = min(lanes, key=lambda lane: lane_time(lane + [scenario]))
+        best.append(scenario)
+    return [lane for lane in lanes if lane]
+
+
+def test_the_plan_keeps_every_drill_once_and_conflicting_drills_apart() -> None:
+    scenarios = load_catalogue().scenarios
+    lanes = plan(scenarios, TWINS)
+    assert sorted(s.name for lane in lanes for s in lane) == sorted(s.name for s in scenarios)
+    for lane in lanes:
+        for group in waves(lane):
+            assert not any(a.conflicts_with(b) for a in group for b in group if a is not b)
+
+
+@pytest.mark.timeout(2400)
+def test_every_drill_passes_on_the_twin(tmp_path: Path) -> None:
+    lanes = plan(load_catalogue().scenarios, TWINS)
+    started = time.monotonic()
+    workers = []
+    for index, lane in enumerate(lanes):
+        report = tmp_path / f"lane-{index}.json"
+        log = (tmp_path / f"lane-{index}.log").open("wb")
+        argv = ["unshare", "--net", "--mount", "--propagation", "private", "--",
+                sys.executable, "-m", "tests.drills.twin_worker", "--report", str(report), *[s.name for s in lane]]
+        workers.append((report, log, subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)))
+    try:
+        for _, _, process in workers:
+            process.wait(timeout=2300)
+    finally:
+        for _, log, process in workers:
+            if process.poll() is None:
+                process.terminate()
+                process.wait(timeout=120)
+            log.close()
+    wall_s = time.monotonic() - started
+    reports: list[Report] = []
+    lines = []
+    for index, (path, _, process) in enumerate(workers):
+        assert process.returncode == 0 and path.exists(), (tmp_path / f"lane-{index}.log").read_text()[-4000:]
+        data = json.loads(path.read_text())
+        lines.append(f"twin {index}: booted and settled in {data['boot_s']} s, drills took {data['drills_s']} s: "
+                     + ", ".join(r["scenario"] for r in data["reports"]))
+        for r in data["reports"]:
+            report = Report(r["scenario"], r["fired_after_s"], r["mailed_after_s"], r["resolved_after_s"], r["failures"])
+            report.interrupted = r["verdict"] == "INTERRUPTED"
+            reports.append(report)
+    summary = table(reports) + "\n\n" + "\n".join(lines) + f"\nwall time: {wall_s:.0f} s on {len(workers)} twins\n"
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "drills.txt").write_text(summary)
+    print(summary)
+    assert [r.scenario for r in reports if r.verdict != "PASS"] == [], summary
