@@ -19,13 +19,14 @@ import threading
 from pathlib import Path
 
 from drills.docker import DockerBackend, DockerError
-from drills.runner import CATALOGUE, CatalogueError, Stack, load_catalogue, run_drills, table, waves
+from drills.runner import CATALOGUE, CatalogueError, Stack, load_catalogue, markdown, run_drills, table, waves
 
 
 def main(argv: list) -> int:
     parser = argparse.ArgumentParser(prog="./run.sh drill", description="Fault drills on the running stack.")
     parser.add_argument("names", nargs="*", metavar="NAME", help="drills to run (default: all)")
     parser.add_argument("--list", action="store_true", help="list the drills and what each proves")
+    parser.add_argument("--markdown", action="store_true", help=argparse.SUPPRESS)  # the README's table
     parser.add_argument("--catalogue", type=Path, default=CATALOGUE)
     parser.add_argument("--prometheus", default="http://localhost:9090")
     parser.add_argument("--alertmanager", default="http://localhost:9093")
@@ -39,6 +40,9 @@ def main(argv: list) -> int:
     except (CatalogueError, KeyError) as error:
         print(f"drill: {error.args[0]}", file=sys.stderr)
         return 2
+    if args.markdown:
+        print(markdown(catalogue))
+        return 0
     if args.list:
         for scenario in catalogue.scenarios:
             print(f"{scenario.name:22} {scenario.proves}")

@@ -544,3 +544,19 @@ def table(reports: List[Report]) -> str:
     for report in reports:
         lines += [f"{report.scenario}: {failure}" for failure in report.failures]
     return "\n".join(lines)
+
+
+def markdown(catalogue: Catalogue) -> str:
+    """The catalogue as the README's table (`python3 -m drills --markdown`; tests hold the README to it)."""
+    rows = ["| drill | fault | must fire (within) | must stay silent | mails | proves |", "|---|---|---|---|---|---|"]
+    for s in catalogue.scenarios:
+        fault = f"`{s.fault['action']}` {s.fault['service']}"
+        if s.fault["action"] == "setting":
+            fault += f" ({s.fault['setting']}={s.fault['value']})"
+        fire = ", ".join(f"{f['alert']} ({f['within_s']:.0f} s{', in Prometheus' if f.get('seen_in') == 'prometheus' else ''})"
+                         for f in s.fire)
+        mails = ", ".join(f"{m['team']}: {m['subject']}" for m in s.mail) or "none"
+        rows.append(f"| `{s.name}` | {fault} | {fire} | {', '.join(s.silent) or '-'} | {mails} | {s.proves} |")
+    for entry in catalogue.elsewhere:
+        rows.append(f"| `{entry['name']}` | see {entry['proved_by']} | | | | {entry['proves']} |")
+    return "\n".join(rows)

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from drills.runner import ACTIONS, CATALOGUE, CatalogueError, load_catalogue
+from drills.runner import ACTIONS, CATALOGUE, CatalogueError, load_catalogue, markdown
 from tests.support.compose import services
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -196,3 +196,16 @@ def test_the_runner_refuses_a_broken_catalogue_naming_the_scenario(tmp_path: Pat
     path.write_text(json.dumps(data))
     with pytest.raises(CatalogueError, match=f"scenario '{data['scenarios'][1]['name']}'.*{message}"):
         load_catalogue(path)
+
+
+def test_the_readme_s_table_is_the_catalogue_s() -> None:
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"<!-- generated: drills \(python3 -m drills --markdown\) -->\n(.*?)\n<!-- end: drills -->", readme, re.S)
+    assert block, "README.md lost its drills table markers"
+    assert block.group(1) == markdown(load_catalogue()), "README.md's drills table is stale: python3 -m drills --markdown"
+
+
+def test_the_readme_lists_every_alert_no_drill_fires(catalogue: CatalogueModel) -> None:
+    section = (ROOT / "README.md").read_text().split("## Drills", 1)[1].split("\n## ", 1)[0]
+    for entry in catalogue.not_drilled:
+        assert f"`{entry.alert}`" in section

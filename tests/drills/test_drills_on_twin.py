@@ -12,8 +12,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from drills.runner import Report, Scenario, load_catalogue, table, waves
 
@@ -52,7 +54,8 @@ def test_every_drill_passes_on_the_twin(tmp_path: Path) -> None:
     workers = []
     for index, lane in enumerate(lanes):
         report = tmp_path / f"lane-{index}.json"
-        log = (tmp_path / f"lane-{index}.log").open("wb")
+        ARTIFACTS.mkdir(exist_ok=True)
+        log = (ARTIFACTS / f"drills-twin-{index}.log").open("wb")
         argv = ["unshare", "--net", "--mount", "--propagation", "private", "--",
                 sys.executable, "-m", "tests.drills.twin_worker", "--report", str(report), *[s.name for s in lane]]
         workers.append((report, log, subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)))
@@ -68,9 +71,11 @@ def test_every_drill_passes_on_the_twin(tmp_path: Path) -> None:
     wall_s = time.monotonic() - started
     reports: list[Report] = []
     lines = []
+    mails: list[tuple[dict[str, Any], dict[str, str]]] = []
     for index, (path, _, process) in enumerate(workers):
-        assert process.returncode == 0 and path.exists(), (tmp_path / f"lane-{index}.log").read_text()[-4000:]
+        assert process.returncode == 0 and path.exists(), (ARTIFACTS / f"drills-twin-{index}.log").read_text()[-4000:]
         data = json.loads(path.read_text())
+        mails += [(mail, data["env"]) for mail in data["mails"]]
         lines.append(f"twin {index}: booted and settled in {data['boot_s']} s, drills took {data['drills_s']} s: "
                      + ", ".join(r["scenario"] for r in data["reports"]))
         for r in data["reports"]:
@@ -82,3 +87,23 @@ def test_every_drill_passes_on_the_twin(tmp_path: Path) -> None:
     (ARTIFACTS / "drills.txt").write_text(summary)
     print(summary)
     assert [r.scenario for r in reports if r.verdict != "PASS"] == [], summary
+    check_mails(mails)
+
+
+def check_mails(mails: list[tuple[dict[str, Any], dict[str, str]]]) -> None:
+    """Every mail a drill caused comes from SMTP_FROM and links, under Grafana's external URL, the
+    runbook of its alert and a panel its rule names (the rules' dashboard_url and runbook_url)."""
+    rules = [rule for path in sorted((ROOT / "prometheus" / "rules").glob("*.yml"))
+             for group in yaml.safe_load(path.read_text())["groups"] for rule in group["rules"] if "alert" in rule]
+    checked = set()
+    for mail, env in mails:
+        mine = [r for r in rules if f"] {r['annotations']['title']} (" in mail["subject"]]
+        if not mine or mine[0]["alert"] == "GrafanaDown":  # GrafanaDown: the twin has no Grafana, see tests/stack
+            continue
+        grafana = env["GRAFANA_EXTERNAL_URL"].rstrip("/")
+        assert mail["sender"] == env["SMTP_FROM"].lower(), mail
+        assert grafana + mine[0]["annotations"]["runbook_url"] in mail["links"], mail
+        assert {grafana + r["annotations"]["dashboard_url"] for r in mine} & set(mail["links"]), mail
+        checked.add(mine[0]["alert"])
+    drilled_with_mail = {m["alert"] for s in load_catalogue().scenarios for m in s.mail}
+    assert drilled_with_mail <= checked

@@ -68,9 +68,12 @@ def main(argv: list[str]) -> int:
             raise RuntimeError(f"unhealthy before the drills: {unhealthy}")
         reports = run_drills(scenarios, backend, stack, stop=stop,
                              log=lambda line: print(f"[{args.names[0]}...] {line}", file=sys.stderr, flush=True))
+        mails = [{"subject": m.subject, "sender": m.sender, "recipients": list(m.recipients), "links": sorted(m.links)}
+                 for m in stack.inbox.messages()]
         args.report.write_text(json.dumps({
             "boot_s": round(ready - started), "drills_s": round(time.monotonic() - ready),
-            "reports": [report.to_json() for report in reports]}))
+            "reports": [report.to_json() for report in reports], "mails": mails,
+            "env": {k: twin.env[k] for k in ("SMTP_FROM", "GRAFANA_EXTERNAL_URL")}}))
         return 0
     finally:
         twin.close()
