@@ -76,6 +76,11 @@ class Scenario:
         return self.exclusive or other.exclusive or bool(set(self.disturbs) & set(other.disturbs))
 
     @property
+    def outlasts(self) -> bool:
+        """Whether an alert it fires stays firing after the drill (`outlasts_drill`)."""
+        return any(f.get("outlasts_drill") for f in self.fire)
+
+    @property
     def expected_s(self) -> float:
         """A rough duration, for planning: the slowest alert, then its resolution."""
         return max([f["within_s"] for f in self.fire] or [0]) + self.resolve_within_s
@@ -336,6 +341,7 @@ class Drill:
         self.s, self.backend, self.stack, self.stop, self.log = scenario, backend, stack, stop, log
         self.report = Report(scenario.name)
         self.seen_mails: set = set()
+        self.before: set = set()  # alerts already active before the fault: not this drill's doing
         self.fired: Dict[int, float] = {}  # index in `fire` -> seconds after the fault
         self.mailed: Dict[int, float] = {}  # index in `mail` -> seconds after the fault
 
@@ -353,8 +359,14 @@ class Drill:
     def _titled(self, mails: List[Mail], subject: str, status: str) -> List[Mail]:
         return [m for m in mails if subject in m.subject and status in m.subject.upper()]
 
+    @staticmethod
+    def _key(labels: Dict[str, str]) -> tuple:
+        return tuple(sorted(labels.items()))
+
     def _check_silent(self, am_alerts: List[Dict[str, Any]], mails: List[Mail]) -> None:
         for alert in am_alerts:
+            if self._key(alert["labels"]) in self.before:
+                continue
             name = alert["labels"].get("alertname")
             status = alert.get("status", {})
             if name in self.s.silent and status.get("state") == "active":
@@ -368,9 +380,10 @@ class Drill:
                prom_alerts: List[Dict[str, Any]]) -> bool:
         if expectation.get("seen_in") == "prometheus":
             return any(_matches(a["labels"], expectation["alert"], expectation.get("labels")) and a.get("state") == "firing"
-                       for a in prom_alerts)
+                       and self._key(a["labels"]) not in self.before for a in prom_alerts)
         return any(_matches(a["labels"], expectation["alert"], expectation.get("labels"))
-                   and a.get("status", {}).get("state") in ("active", "suppressed") for a in am_alerts)
+                   and a.get("status", {}).get("state") in ("active", "suppressed")
+                   and self._key(a["labels"]) not in self.before for a in am_alerts)
 
     def run(self) -> Report:
         s, stack = self.s, self.stack
@@ -380,6 +393,8 @@ class Drill:
             self._fail(f"cannot read Alertmanager's configuration: {error}")
             return self.report
         self.seen_mails = {m.id for m in stack.inbox.messages()}
+        self.before = {self._key(a["labels"]) for a in stack.alertmanager_alerts()}
+        self.before |= {self._key(a["labels"]) for a in stack.prometheus_alerts() if a.get("state") == "firing"}
         silence_id = stack.silence("PromethoideDrillNothingReal", f"drill {s.name}") if s.keeps_silences else None
         start = time.monotonic()
         self.log(f"{s.name}: injecting {s.fault['action']} {s.fault['service']}")
@@ -468,14 +483,17 @@ class Drill:
     def _watch_recovery(self, repaired: float, routing: Dict[str, Any]) -> None:
         s = self.s
         deadline = s.resolve_within_s + routing["group_interval_s"] * bool(s.mail)
+        # Alerts that outlast the drill by design (a burn rate's 30-minute window) are not waited for.
+        outlasting = {f["alert"] for f in s.fire if f.get("outlasts_drill")}
+        awaited = [f for f in s.fire if not f.get("outlasts_drill")]
         resolved_alerts, resolved_mails = False, False
         while not self.stop.is_set():
             now = time.monotonic() - repaired
             am_alerts, prom_alerts, mails = self.stack.alertmanager_alerts(), self.stack.prometheus_alerts(), self._new_mails()
-            resolved_alerts = not any(self._fired(f, am_alerts, prom_alerts) for f in s.fire)
+            resolved_alerts = not any(self._fired(f, am_alerts, prom_alerts) for f in awaited)
             # A RESOLVED mail follows each mail that came (one that never came is already a failure).
             resolved_mails = all(self._titled(mails, m["subject"], "RESOLVED") for i, m in enumerate(s.mail)
-                                 if i in self.mailed)
+                                 if i in self.mailed and m["alert"] not in outlasting)
             self._check_silent(am_alerts, mails)
             if resolved_alerts and resolved_mails:
                 self.report.resolved_after_s = round(now)
@@ -486,7 +504,7 @@ class Drill:
         if self.stop.is_set():
             return
         if not resolved_alerts:
-            still = [f["alert"] for f in s.fire if self._fired(f, self.stack.alertmanager_alerts(), self.stack.prometheus_alerts())]
+            still = [f["alert"] for f in awaited if self._fired(f, self.stack.alertmanager_alerts(), self.stack.prometheus_alerts())]
             self._fail(f"{', '.join(still)} still firing {deadline:.0f} s after the repair")
         if not resolved_mails:
             self._fail(f"no RESOLVED mail within {deadline:.0f} s of the repair")
@@ -501,9 +519,11 @@ class Drill:
 
 
 def waves(scenarios: List[Scenario]) -> List[List[Scenario]]:
-    """Scenarios grouped so that no two of a group conflict, in catalogue order (first fit)."""
+    """Scenarios grouped so that no two of a group conflict, in catalogue order (first fit), those
+    with an alert that outlasts the drill last."""
     groups: List[List[Scenario]] = []
-    for scenario in scenarios:
+    # Drills whose alerts outlast them come last: what they leave firing must not meet a later drill.
+    for scenario in sorted(scenarios, key=lambda s: s.outlasts):
         for group in groups:
             if not any(scenario.conflicts_with(other) for other in group):
                 group.append(scenario)
@@ -553,8 +573,8 @@ def markdown(catalogue: Catalogue) -> str:
         fault = f"`{s.fault['action']}` {s.fault['service']}"
         if s.fault["action"] == "setting":
             fault += f" ({s.fault['setting']}={s.fault['value']})"
-        fire = ", ".join(f"{f['alert']} ({f['within_s']:.0f} s{', in Prometheus' if f.get('seen_in') == 'prometheus' else ''})"
-                         for f in s.fire)
+        fire = ", ".join(f"{f['alert']} ({f['within_s']:.0f} s{', in Prometheus' if f.get('seen_in') == 'prometheus' else ''}"
+                         f"{', outlasts the drill' if f.get('outlasts_drill') else ''})" for f in s.fire)
         mails = ", ".join(f"{m['team']}: {m['subject']}" for m in s.mail) or "none"
         rows.append(f"| `{s.name}` | {fault} | {fire} | {', '.join(s.silent) or '-'} | {mails} | {s.proves} |")
     for entry in catalogue.elsewhere:

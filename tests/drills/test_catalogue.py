@@ -67,6 +67,7 @@ class Fire(Strict):
     within_s: float = Field(gt=0)
     labels: dict[str, str] = {}
     seen_in: Literal["alertmanager", "prometheus"] = "alertmanager"
+    outlasts_drill: str | None = None  # why its resolution is not waited for
 
     @model_validator(mode="after")
     def _possible(self) -> "Fire":

@@ -21,7 +21,7 @@ from drills.runner import Report, Scenario, load_catalogue, table, waves
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
-TWINS = int(os.environ.get("DRILL_TWINS", "4"))
+TWINS = int(os.environ.get("DRILL_TWINS", "5"))
 
 
 def lane_time(lane: list[Scenario]) -> float:
