@@ -522,9 +522,13 @@ def waves(scenarios: List[Scenario]) -> List[List[Scenario]]:
     """Scenarios grouped so that no two of a group conflict, in catalogue order (first fit), those
     with an alert that outlasts the drill last."""
     groups: List[List[Scenario]] = []
-    # Drills whose alerts outlast them come last: what they leave firing must not meet a later drill.
+    # Drills whose alerts outlast them come last, in rounds of their own: what they leave firing must
+    # not meet a later drill.
+    lasting_from = None
     for scenario in sorted(scenarios, key=lambda s: s.outlasts):
-        for group in groups:
+        if scenario.outlasts and lasting_from is None:
+            lasting_from = len(groups)
+        for group in groups[lasting_from or 0:] if scenario.outlasts else groups:
             if not any(scenario.conflicts_with(other) for other in group):
                 group.append(scenario)
                 break

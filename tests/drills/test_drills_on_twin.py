@@ -43,8 +43,13 @@ def test_the_plan_keeps_every_drill_once_and_conflicting_drills_apart() -> None:
     lanes = plan(scenarios, TWINS)
     assert sorted(s.name for lane in lanes for s in lane) == sorted(s.name for s in scenarios)
     for lane in lanes:
-        for group in waves(lane):
+        groups = waves(lane)
+        for group in groups:
             assert not any(a.conflicts_with(b) for a in group for b in group if a is not b)
+        # What outlasts a drill must meet no later drill: those drills only in the last rounds, alone.
+        kinds = [{s.outlasts for s in group} for group in groups]
+        assert all(len(kind) == 1 for kind in kinds)
+        assert [kind.pop() for kind in kinds] == sorted(s.outlasts for s in [g[0] for g in groups])
 
 
 @pytest.mark.timeout(2400)
