@@ -58,11 +58,19 @@ class TwinBackend(Backend):
         return pids
 
     def _signal(self, service: str, sig: signal.Signals) -> None:
-        for pid in self._processes(service):
-            try:
-                os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
+        """Signal every process of the service, again until no new one appears: a parent (PostgreSQL's
+        postmaster) may fork a child between the scan and its own stop, and that child must stop too."""
+        done: set[int] = set()
+        while True:
+            pids = [pid for pid in self._processes(service) if pid not in done]
+            if not pids:
+                return
+            for pid in pids:
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+                done.add(pid)
 
     def _restart_with(self, service: str, setting: str, value: str) -> None:
         self.twin.env[setting] = value
