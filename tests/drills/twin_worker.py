@@ -19,6 +19,7 @@ import threading
 import time
 from pathlib import Path
 
+from drills.mailpit import Mail
 from drills.runner import Stack, load_catalogue, run_drills
 from tests.drills.twin_backend import TwinBackend
 from tests.twin.network import bring_up_loopback
@@ -66,10 +67,25 @@ def main(argv: list[str]) -> int:
         unhealthy = backend.unhealthy()
         if unhealthy:
             raise RuntimeError(f"unhealthy before the drills: {unhealthy}")
+        # Every mail seen, kept here: the stand-in mail sink forgets its mails when mailpit-stopped stops it.
+        seen: dict[str, Mail] = {}
+        done = threading.Event()
+
+        def collect() -> None:
+            while not done.wait(5):
+                try:
+                    seen.update({mail.id: mail for mail in stack.inbox.messages() if mail.id not in seen})
+                except OSError:
+                    pass
+        collector = threading.Thread(target=collect, daemon=True)
+        collector.start()
         reports = run_drills(scenarios, backend, stack, stop=stop,
                              log=lambda line: print(f"[{args.names[0]}...] {line}", file=sys.stderr, flush=True))
+        done.set()
+        collector.join()
+        seen.update({mail.id: mail for mail in stack.inbox.messages()})
         mails = [{"subject": m.subject, "sender": m.sender, "recipients": list(m.recipients), "links": sorted(m.links)}
-                 for m in stack.inbox.messages()]
+                 for m in seen.values()]
         args.report.write_text(json.dumps({
             "boot_s": round(ready - started), "drills_s": round(time.monotonic() - ready),
             "reports": [report.to_json() for report in reports], "mails": mails,
