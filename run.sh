@@ -214,8 +214,6 @@ The centre must be reachable from the site at $address:9443: set REMOTE_WRITE_BI
 TXT
 }
 
-# site-credentials only writes files: it works where Docker is not installed.
-[[ ${1:-} == site-credentials ]] || require_docker
 # Fault drills (drills/): the host's python3, standard library only, drives `docker compose` and reads
 # the published APIs of Prometheus, Alertmanager, mailpit and the operator page.
 drill() {
@@ -230,7 +228,8 @@ drill() {
         --mailpit "http://$host:8025" --page "http://$host:${port:-8080}" "$@"
 }
 
-require_docker
+# site-credentials only writes files: it works where Docker is not installed.
+[[ ${1:-} == site-credentials ]] || require_docker
 case "${1:-up}" in
     up) up ;;
     down) docker compose down ;;
@@ -243,7 +242,6 @@ case "${1:-up}" in
         ;;
     backup | restore) backup_command "$@" ;;
     site-credentials) shift; site_credentials "$@" ;;
-    *) die "unknown command '$1' (use: up, down, logs, status, load, backup, restore, site-credentials)" ;;
     drill) shift; drill "$@" ;;
-    *) die "unknown command '$1' (use: up, down, logs, status, load, backup, restore, drill)" ;;
+    *) die "unknown command '$1' (use: up, down, logs, status, load, backup, restore, site-credentials, drill)" ;;
 esac
