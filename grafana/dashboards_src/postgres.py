@@ -85,10 +85,13 @@ def _work(board: dashboard.Dashboard) -> dashboard.Dashboard:
     """What the server does and what holds it up: tuples, temp files, checkpoints, long transactions."""
     return (
         board.with_row(row("Work and stalls"))
-        .with_panel(timeseries_panel(
-            "Tuples per second", "Rows returned by scans, fetched by index, inserted, updated, deleted.",
+        # Reads run hundreds of times the rows writes do: writes get the right axis, or they lie flat.
+        .with_panel(right_axis(timeseries_panel(
+            "Tuples per second", "Rows returned by scans and fetched by index (left), inserted, updated and "
+            "deleted (right axis).",
             [Q(f"sum(rate(pg_stat_database_tup_{kind}{{{DB}}}{RATE}))", kind)
-             for kind in ("returned", "fetched", "inserted", "updated", "deleted")], "rowsps", width=8))
+             for kind in ("returned", "fetched", "inserted", "updated", "deleted")], "rowsps", width=8),
+            "^(inserted|updated|deleted)$"))
         .with_panel(timeseries_panel(
             "Temporary files written", "Bytes sorts and hashes spilled to disk (work_mem too small).",
             [Q(f"sum by (datname) (rate(pg_stat_database_temp_bytes{{{DB}}}{RATE}))", "{{datname}}")], "Bps",
