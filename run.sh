@@ -11,6 +11,8 @@
 #   ./run.sh restore DIR      verify the backup in DIR, then restore it (the API is stopped meanwhile)
 #   ./run.sh site-credentials NAME [CENTRE_ADDRESS]
 #                             credentials and agent config for a remote site (site/README.md)
+#   ./run.sh drill [NAME...|all|--list]
+#                             fault drills: break a part, check the alerts and mails it must cause, repair
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -212,6 +214,20 @@ The centre must be reachable from the site at $address:9443: set REMOTE_WRITE_BI
 TXT
 }
 
+# Fault drills (drills/): the host's python3, standard library only, drives `docker compose` and reads
+# the published APIs of Prometheus, Alertmanager, mailpit and the operator page.
+drill() {
+    command -v python3 >/dev/null 2>&1 ||
+        die "the drills need python3 (3.9 or newer) on this host: e.g. apt-get install python3"
+    [ -e .env ] || die "no .env: start the stack with ./run.sh first"
+    local host port
+    host=$(env_value BIND_ADDRESS)
+    [[ -z $host || $host == 0.0.0.0 ]] && host=127.0.0.1
+    port=$(env_value APACHE_PORT)
+    exec python3 -m drills --prometheus "http://$host:9090" --alertmanager "http://$host:9093" \
+        --mailpit "http://$host:8025" --page "http://$host:${port:-8080}" "$@"
+}
+
 # site-credentials only writes files: it works where Docker is not installed.
 [[ ${1:-} == site-credentials ]] || require_docker
 case "${1:-up}" in
@@ -226,5 +242,6 @@ case "${1:-up}" in
         ;;
     backup | restore) backup_command "$@" ;;
     site-credentials) shift; site_credentials "$@" ;;
-    *) die "unknown command '$1' (use: up, down, logs, status, load, backup, restore, site-credentials)" ;;
+    drill) shift; drill "$@" ;;
+    *) die "unknown command '$1' (use: up, down, logs, status, load, backup, restore, site-credentials, drill)" ;;
 esac

@@ -8,6 +8,8 @@ Every call is appended to $DOCKER_CALLS (one line, arguments joined by spaces). 
   replaced by $STANDIN_PATHS (JSON object: container path -> native path), and `127.0.0.1:PORT`
   replaced by $STANDIN_ADDRESS_<SERVICE> (host:port where that service really listens);
 - `compose exec ...` of a service named in $STANDIN_FAIL (comma-separated) fails with exit 1;
+- `compose ps --all --format json` prints $STANDIN_PS (what Compose 2.21+ prints: one JSON object a line),
+  `compose ps -q SERVICE` the ids in $STANDIN_IDS_<SERVICE> (comma-separated);
 - anything else (up, stop, start...) is only recorded and succeeds.
 Service names are upper-cased with `-` as `_` in variable names.
 """
@@ -55,6 +57,12 @@ def main(args: list[str]) -> int:
         return 0
     if args[:3] == ["compose", "config", "--images"]:
         print("\n".join(s for s in os.environ.get("STANDIN_IMAGES", "").split(",") if s))
+        return 0
+    if args[:2] == ["compose", "ps"] and "--format" in args:
+        print(os.environ.get("STANDIN_PS", ""))
+        return 0
+    if args[:3] == ["compose", "ps", "-q"]:
+        print("\n".join(i for i in os.environ.get(variable("STANDIN_IDS_", args[3]), "").split(",") if i))
         return 0
     if args[:2] == ["compose", "exec"]:
         rest = [a for a in args[2:] if a != "-T"]

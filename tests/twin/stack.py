@@ -170,6 +170,17 @@ class Twin:
             elif replica.process is not None:
                 stop_group(replica.process, sig=signal.SIGKILL if kill else signal.SIGTERM)
 
+    def stop_replica(self, name: str, index: int, *, kill: bool = False) -> None:
+        """Stop one replica of a service (SIGKILL with `kill`); the others carry on."""
+        process = self.replicas[name][index].process
+        if process is not None:
+            stop_group(process, sig=signal.SIGKILL if kill else signal.SIGTERM)
+
+    def start_replica(self, name: str, index: int) -> None:
+        """Start one replica of a service again, on its address, and wait until it is healthy."""
+        self.replicas[name][index] = self._launch(name, index, self.addresses[name][index])
+        self.wait_healthy(name)
+
     def wait_healthy(self, name: str, timeout: float = START_TIMEOUT_S) -> None:
         """Wait until the service's compose healthcheck passes on every replica."""
         deadline = time.monotonic() + timeout
