@@ -107,20 +107,25 @@ class Pool:
         self._answer_timeout = statement_timeout + _ANSWER_MARGIN_S
         self._idle: list[Connection] = []
         self._slots = asyncio.Semaphore(size)
-        DB_POOL_SIZE.set(size)
 
     async def fit_to_server(self, workers: int, reserved: int) -> None:
-        """Before serving: shrink the pool so that `workers` pools fit the server's and the role's limits."""
-        row = (await self.fetch(_LIMITS_SQL))[0]
-        limit = row["max_connections"] - reserved
-        if row["role_limit"] >= 0:  # -1: the role has no limit of its own
-            limit = min(limit, row["role_limit"])
-        fitted = max(1, min(self.size, limit // workers))
-        if fitted < self.size:
-            log.warning("database pool shrunk from %d to %d connections per worker", self.size, fitted)
-            self.size = fitted
-            self._slots = asyncio.Semaphore(fitted)  # nothing runs yet: no slot is taken
-            DB_POOL_SIZE.set(fitted)
+        """Before serving: shrink the pool so that `workers` pools fit the server's and the role's limits.
+
+        Publishes the size (api_db_pool_size) when done, fitted or not (the query's errors propagate): a
+        worker's size in /metrics means its start-up query has given its connection back.
+        """
+        try:
+            row = (await self.fetch(_LIMITS_SQL))[0]
+            limit = row["max_connections"] - reserved
+            if row["role_limit"] >= 0:  # -1: the role has no limit of its own
+                limit = min(limit, row["role_limit"])
+            fitted = max(1, min(self.size, limit // workers))
+            if fitted < self.size:
+                log.warning("database pool shrunk from %d to %d connections per worker", self.size, fitted)
+                self.size = fitted
+                self._slots = asyncio.Semaphore(fitted)  # nothing runs yet: no slot is taken
+        finally:
+            DB_POOL_SIZE.set(self.size)
 
     async def fetch(self, sql: str, params: Sequence[Any] | dict[str, Any] = (), *, retry: bool = True) -> list[Row]:
         """Run one statement and return its rows; with `retry`, once more on a fresh connection if a kept one died."""

@@ -41,10 +41,13 @@ def sample(samples: dict[str, float], name: str, **labels: str) -> float:
     return 0.0
 
 
+POOL_SIZE = 3  # connections per worker (DB_POOL_SIZE)
+
+
 @pytest.fixture(scope="module", params=[1, 2], ids=["1-worker", "2-workers"])
 def metered_api(request: pytest.FixtureRequest, postgres: ThrowawayPostgres) -> Iterator[ApiServer]:
     """A fresh API (zeroed counters) with one or two workers."""
-    with ApiServer(postgres.api_env(), workers=request.param) as server:
+    with ApiServer({**postgres.api_env(), "DB_POOL_SIZE": str(POOL_SIZE)}, workers=request.param) as server:
         yield server
 
 
@@ -59,10 +62,11 @@ def test_known_label_sets_and_saturation_are_exposed_before_any_request(metered_
     workers = int(metered_api.env["WEB_CONCURRENCY"])
     # /healthz answered once one worker was up: wait until every worker has started (written its files).
     wait_until(lambda: scrape(metered_api.url).get("api_workers") == workers, 20, f"{workers} workers exposed")
-    # A worker counts as started before its start-up query (pool.fit_to_server) has returned its
-    # connection: wait for that, rather than catch it mid-query (CI did: in use 1). A leaked slot
-    # never returns to 0, so this still fails on one.
-    wait_until(lambda: scrape(metered_api.url).get("api_db_pool_in_use") == 0, 20, "start-up queries done")
+    # A worker counts as started before its start-up query (pool.fit_to_server) has given its connection
+    # back (CI caught one mid-query: in use 1). A worker publishes its pool's size only after that query,
+    # and this server's pools are not shrunk (POOL_SIZE x 2 workers is far under max_connections).
+    wait_until(lambda: scrape(metered_api.url).get("api_db_pool_size") == POOL_SIZE * workers, 20,
+               "every worker's start-up query done")
     samples = scrape(metered_api.url)
     zeros = [f'immigration_refusals_total{{dry_run="{dry_run}",reason="{reason}"}}'
              for reason in REFUSAL_REASONS for dry_run in ("false", "true")]
@@ -73,7 +77,7 @@ def test_known_label_sets_and_saturation_are_exposed_before_any_request(metered_
     assert samples["api_workers_cpu_seconds_total"] > 0
     assert samples["api_workers_resident_memory_bytes"] > workers * 10 * 2**20  # tens of MiB per Python worker
     assert samples["api_db_pool_in_use"] == 0
-    assert samples["api_db_pool_size"] >= workers  # each worker's pool, at least one connection
+    assert samples["api_db_pool_size"] == POOL_SIZE * workers
     assert samples["api_db_pool_waits_total"] == 0
 
 
