@@ -134,19 +134,19 @@ def _backups(board: dashboard.Dashboard) -> dashboard.Dashboard:
             "Last backup", f"Age of the last good ./run.sh backup; red from {BACKUP_TOO_OLD.threshold / 3600:g} h "
             "(BackupTooOld). \"never\": none recorded in the last day (none ran, or the Pushgateway restarted "
             "over a day ago).",
-            [Q(BACKUP_TOO_OLD.query, "age", instant=True)], unit="s",
+            [Q(f"max({BACKUP_TOO_OLD.query})", "age", instant=True)], unit="s",
             thresholds=steps((None, GREEN), (BACKUP_TOO_OLD.threshold, RED)), no_value="never", width=6))
         .with_panel(stat_panel(
             "Last backup run", "How the last ./run.sh backup ended; a failed run keeps the last good one's age.",
-            [Q(f"promethoide_backup_success{{{BACKUP}}}", "result", instant=True)],
+            [Q(f"min(promethoide_backup_success{{{BACKUP}}})", "result", instant=True)],
             mappings=BACKUP_RESULT, no_value="never", width=6))
         .with_panel(stat_panel(
             "Backup duration", "How long the last run took (dump, Grafana's copy, silences, TSDB if asked).",
-            [Q(f"promethoide_backup_duration_seconds{{{BACKUP}}}", "duration", instant=True)], unit="s",
+            [Q(f"max(promethoide_backup_duration_seconds{{{BACKUP}}})", "duration", instant=True)], unit="s",
             width=6))
         .with_panel(stat_panel(
             "Backup size", "Size on disk of the last good backup.",
-            [Q(f"promethoide_backup_size_bytes{{{BACKUP}}}", "size", instant=True)], unit="bytes", width=6))
+            [Q(f"max(promethoide_backup_size_bytes{{{BACKUP}}})", "size", instant=True)], unit="bytes", width=6))
     )
 
 

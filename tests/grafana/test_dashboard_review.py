@@ -72,6 +72,12 @@ def _smoke(result: int, pushed_at: float) -> dict[str, str]:
             'push_time_seconds{job="k6_smoke", scenario="web_workflow"}': f"{pushed_at}x40"}
 
 
+def _backup(last_success: float, success: int = 1) -> dict[str, str]:
+    """What ./run.sh backup leaves on the Pushgateway (a failed run keeps the last success's time)."""
+    return {'promethoide_backup_last_success_timestamp_seconds{job="promethoide_backup"}': f"{last_success}x40",
+            'promethoide_backup_success{job="promethoide_backup"}': f"{success}x40"}
+
+
 # (dashboard, tile, series, what it must show at 9 min, the colour it must take). None = no data.
 HEALTH_CASES = [
     ("overview", "API replicas up", _all_up(), 1.0, "green"),
@@ -88,6 +94,11 @@ HEALTH_CASES = [
     ("overview", "Smoke test", _smoke(1, 0), -1.0, "red"),                 # the scheduler died: PASS forever before
     ("overview", "Smoke test", {}, -1.0, "red"),                           # never pushed
     ("smoke", "Last result", _smoke(1, 0), -1.0, "red"),
+    ("postgres", "Last backup", _backup(last_success=0), 540.0, "green"),        # 9 minutes old
+    ("postgres", "Last backup", _backup(last_success=-86000), 86540.0, "red"),   # over a day: BackupTooOld's
+    ("postgres", "Last backup", {}, None, "no data"),                            # never: the tile says so
+    ("postgres", "Last backup run", _backup(last_success=0), 1.0, "green"),
+    ("postgres", "Last backup run", _backup(last_success=-86000, success=0), 0.0, "red"),
 ]
 
 
