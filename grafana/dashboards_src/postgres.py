@@ -132,10 +132,12 @@ def _backups(board: dashboard.Dashboard) -> dashboard.Dashboard:
         board.with_row(row("Backups"))
         .with_panel(stat_panel(
             "Last backup", f"Age of the last good ./run.sh backup; red from {BACKUP_TOO_OLD.threshold / 3600:g} h "
-            "(BackupTooOld). \"never\": none recorded in the last day (none ran, or the Pushgateway restarted "
-            "over a day ago).",
+            "(BackupTooOld). \"never\" (orange): none recorded in the last day (none ran, or the Pushgateway "
+            "restarted over a day ago); the alert gives a new stack its first day.",
             [Q(f"max({BACKUP_TOO_OLD.query})", "age", instant=True)], unit="s",
-            thresholds=steps((None, GREEN), (BACKUP_TOO_OLD.threshold, RED)), no_value="never", width=6))
+            # The base colour is what "never" (no value) shows: not green, nothing is proven safe.
+            thresholds=steps((None, ORANGE), (0, GREEN), (BACKUP_TOO_OLD.threshold, RED)), no_value="never",
+            width=6))
         .with_panel(stat_panel(
             "Last backup run", "How the last ./run.sh backup ended; a failed run keeps the last good one's age.",
             [Q(f"min(promethoide_backup_success{{{BACKUP}}})", "result", instant=True)],

@@ -147,6 +147,23 @@ def test_no_health_tile_reads_a_pushed_value_without_its_age() -> None:
                     assert "push_time_seconds" in expr, f"{name}/{p['title']}: {expr}"
 
 
+# A tile's "no value" text ("never", "no success yet") takes its base threshold colour: Grafana's
+# display processor colours what has no number with the step of -Infinity (grafana/grafana,
+# packages/grafana-data/src/field/displayProcessor.ts). Nothing recorded proves nothing healthy.
+# Only "no traffic" may be green: no requests, so none failed or was slow.
+NOTHING_TO_JUDGE = {"no traffic"}
+
+
+def test_a_tile_that_has_no_value_is_not_painted_healthy() -> None:
+    checked = []
+    for name, p in every_panel():
+        no_value = p.get("fieldConfig", {}).get("defaults", {}).get("noValue")
+        if p["type"] == "stat" and no_value and len(steps(p)) > 1 and no_value not in NOTHING_TO_JUDGE:
+            checked.append(f"{name}/{p['title']}")
+            assert steps(p)[0]["color"] != "green", f"{name}/{p['title']}: {no_value!r} would show green"
+    assert {"postgres/Last backup", "smoke/Since last success"} <= set(checked)
+
+
 # ---------------------------------------------------------------------------------------------
 # 2. Informational numbers are not painted as health
 
