@@ -9,6 +9,8 @@
 #   ./run.sh backup [--with-prometheus] [DIR]
 #                             a timestamped, checksummed backup under DIR (default BACKUP_DIR, ./backups)
 #   ./run.sh restore DIR      verify the backup in DIR, then restore it (the API is stopped meanwhile)
+#   ./run.sh restore --check DIR
+#                             rehearse it: restored beside the live database, counted, dropped (nothing stopped)
 #   ./run.sh site-credentials NAME [CENTRE_ADDRESS]
 #                             credentials and agent config for a remote site (site/README.md)
 #   ./run.sh drill [NAME...|all|--list]

@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# ./run.sh backup and ./run.sh restore (sourced by run.sh, which provides die and env_value).
+# ./run.sh backup, ./run.sh restore and its rehearsal restore --check (sourced by run.sh, which provides
+# die and env_value).
 #
 # A backup is a directory promethoide-YYYYMMDDTHHMMSSZ (UTC) under the backup root, mode 700, files 600:
 #   postgres.dump       pg_dump custom format (one snapshot, taken while the API keeps serving)
@@ -269,8 +270,32 @@ restore_interrupted() {
     exit "$status"
 }
 
+# ./run.sh restore --check DIR, the rehearsal: the dump restored into a staging database beside the
+# live one, its row counts compared with the manifest, the staging database dropped. Nothing is stopped
+# and nothing live is overwritten, so it can run on the production host whenever a backup is made.
+restore_check() {
+    local dir=$1
+    verify_backup "$dir"
+    echo "Backup $dir verified (checksums, format, schema version)."
+    RESTORE_STAGED=$(mktemp)
+    trap 'rm -f -- "$RESTORE_STAGED"; postgres_backup discard || true' EXIT
+    postgres_backup stage < "$dir/postgres.dump" > "$RESTORE_STAGED" ||
+        die "restore --check: PostgreSQL could not restore the dump: this backup would not restore; the live database is untouched"
+    diff -u "$dir/postgres.rows.tsv" "$RESTORE_STAGED" >&2 ||
+        die "restore --check: restored row counts differ from the manifest (above): this backup would not restore as it is"
+    postgres_backup discard
+    trap - EXIT
+    rm -f -- "$RESTORE_STAGED"
+    echo "Restore check passed: $dir restores, its row counts match the manifest; nothing live was touched."
+}
+
 restore() {
-    [[ $# -eq 1 ]] || die "restore: give one backup directory (use: restore DIR)"
+    if [[ ${1:-} == --check ]]; then
+        [[ $# -eq 2 ]] || die "restore: give one backup directory (use: restore [--check] DIR)"
+        restore_check "$(caller_path "${2%/}")"
+        return
+    fi
+    [[ $# -eq 1 && ${1:-} != --* ]] || die "restore: give one backup directory (use: restore [--check] DIR)"
     local dir
     dir=$(caller_path "${1%/}")
     verify_backup "$dir"

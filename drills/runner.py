@@ -96,10 +96,14 @@ class Catalogue:
     elsewhere: List[Dict[str, str]]
 
     def named(self, names: List[str]) -> List[Scenario]:
-        """The scenarios of these names (`all`: every one), in catalogue order; KeyError names an unknown one."""
+        """The scenarios of these names (`all`: every one), in catalogue order; KeyError names an unknown one, or
+        says how a drill run by other means (`elsewhere`) is run."""
         if names in ([], ["all"]):
             return list(self.scenarios)
         known = {s.name: s for s in self.scenarios}
+        for entry in self.elsewhere:
+            if entry["name"] in names:
+                raise KeyError(f"{entry['name']} is not run by ./run.sh drill: {entry['proved_by']}")
         unknown = [n for n in names if n not in known]
         if unknown:
             raise KeyError(f"no such drill: {', '.join(unknown)} (./run.sh drill --list shows them)")

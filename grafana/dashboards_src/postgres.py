@@ -1,4 +1,4 @@
-"""PostgreSQL dashboard, from postgres-exporter: up, connections, transactions, cache, locks, size.
+"""PostgreSQL dashboard, from postgres-exporter: up, connections, transactions, cache, locks, size; and the last backup.
 
 Only metrics that Debian's exporter (0.11) and the image (0.20) both expose, aggregated so that the
 labels they disagree on (0.11 adds `server`, 0.20 adds `datid` and activity details) never matter.
@@ -7,7 +7,8 @@ labels they disagree on (0.11 adds `server`, 0.20 adds `datid` and activity deta
 from grafana_foundation_sdk.builders import dashboard
 
 from .common import (right_axis, RATE, GREEN, ORANGE, RED, UP_DOWN, YELLOW, Q, gauge_panel, new_dashboard, query_variable, row,
-                     stat_panel, steps, timeseries_panel)
+                     stat_panel, steps, timeseries_panel, value_text)
+from .rules import condition
 
 PG = 'job="postgres"'
 DB = f'{PG}, datname=~"$datname", datname!~"template.*"'
@@ -20,6 +21,11 @@ CONNECTIONS_THRESHOLDS = steps((None, GREEN), (0.8, YELLOW), (0.9, RED))
 # template0/template1 are copied by CREATE DATABASE, never used: the Database variable leaves them
 # out, so "All" means the databases an operator has.
 TEMPLATES = "template.*"
+# What ./run.sh backup pushes (backup/backup.sh, job promethoide_backup), and the alert on its age: the
+# tile reads the rule's own query and turns red at the rule's threshold.
+BACKUP = 'job="promethoide_backup"'
+BACKUP_TOO_OLD = condition("BackupTooOld")  # time() - last good backup's time > threshold (s)
+BACKUP_RESULT = value_text({"1": ("OK", GREEN), "0": ("FAILED", RED)})
 
 
 def _health(board: dashboard.Dashboard) -> dashboard.Dashboard:
@@ -120,13 +126,39 @@ def _work(board: dashboard.Dashboard) -> dashboard.Dashboard:
     )
 
 
+def _backups(board: dashboard.Dashboard) -> dashboard.Dashboard:
+    """The last ./run.sh backup: how old the last good one is (BackupTooOld), and how the last run went."""
+    return (
+        board.with_row(row("Backups"))
+        .with_panel(stat_panel(
+            "Last backup", f"Age of the last good ./run.sh backup; red from {BACKUP_TOO_OLD.threshold / 3600:g} h "
+            "(BackupTooOld). \"never\" (orange): none recorded in the last day (none ran, or the Pushgateway "
+            "restarted over a day ago); the alert gives a new stack its first day.",
+            [Q(f"max({BACKUP_TOO_OLD.query})", "age", instant=True)], unit="s",
+            # The base colour is what "never" (no value) shows: not green, nothing is proven safe.
+            thresholds=steps((None, ORANGE), (0, GREEN), (BACKUP_TOO_OLD.threshold, RED)), no_value="never",
+            width=6))
+        .with_panel(stat_panel(
+            "Last backup run", "How the last ./run.sh backup ended; a failed run keeps the last good one's age.",
+            [Q(f"min(promethoide_backup_success{{{BACKUP}}})", "result", instant=True)],
+            mappings=BACKUP_RESULT, no_value="never", width=6))
+        .with_panel(stat_panel(
+            "Backup duration", "How long the last run took (dump, Grafana's copy, silences, TSDB if asked).",
+            [Q(f"max(promethoide_backup_duration_seconds{{{BACKUP}}})", "duration", instant=True)], unit="s",
+            width=6))
+        .with_panel(stat_panel(
+            "Backup size", "Size on disk of the last good backup.",
+            [Q(f"max(promethoide_backup_size_bytes{{{BACKUP}}})", "size", instant=True)], unit="bytes", width=6))
+    )
+
+
 def build() -> dashboard.Dashboard:
     """The PostgreSQL dashboard."""
     board = new_dashboard(
         "postgres", "Promethoide / PostgreSQL",
         "The database behind the API, from postgres-exporter: up, connections against the limit, transactions, "
-        "cache hit ratio, locks, deadlocks, size.",
+        "cache hit ratio, locks, deadlocks, size, and the last backup.",
     ).with_variable(
         query_variable("datname", "Database",
                        f'label_values(pg_database_size_bytes{{job="postgres", datname!~"{TEMPLATES}"}}, datname)'))
-    return _work(_activity(_health(board)))
+    return _backups(_work(_activity(_health(board))))

@@ -47,7 +47,8 @@ def _last_run(board: dashboard.Dashboard) -> dashboard.Dashboard:
         .with_panel(stat_panel(
             "Since last success", f"Red after {STALE_AFTER} s: two one-minute runs without a success.",
             [Q(f"time() - k6_smoke_last_success_timestamp_seconds{{{SMOKE}}}", "{{scenario}}", instant=True)],
-            unit="s", thresholds=steps((None, GREEN), (STALE_AFTER, RED)), no_value="no success yet"))
+            # "no success yet" shows the base colour: red, as SmokeTestStale fires on no success at all.
+            unit="s", thresholds=steps((None, RED), (0, GREEN), (STALE_AFTER, RED)), no_value="no success yet"))
         .with_panel(stat_panel(
             "Exit code", "0 ok, 99 thresholds failed, 107 script error, negative: killed by that signal.",
             [Q(f"k6_smoke_exit_code{{{SMOKE}}}", "{{scenario}}", instant=True)],

@@ -229,6 +229,57 @@ def test_a_restore_whose_counts_differ_from_the_manifest_keeps_the_live_database
     assert project.calls()[-1].startswith("compose up -d --wait --wait-timeout 120 api k6")  # serving again
 
 
+def staging_databases(pg: ThrowawayPostgres) -> str:
+    return pg.psql(f"SELECT count(*) FROM pg_database WHERE datname = '{pg.database}_restore'")
+
+
+def test_restore_check_rehearses_beside_the_live_database_and_stops_nothing(project: Project, tmp_path: Path) -> None:
+    register(project.postgres, 1, 30)
+    assert project.run("backup", str(tmp_path / "store")).returncode == 0
+    [backup] = project.backups(tmp_path / "store")
+    register(project.postgres, 100, 4)  # written since: a rehearsal must not lose them
+    grafana = (project.volumes / "grafana" / "grafana.db").read_bytes()
+    (tmp_path / "calls").unlink()
+
+    result = project.run("restore", "--check", str(backup))
+    assert result.returncode == 0, result.stderr
+    assert "Restore check passed" in result.stdout
+    assert project.postgres.psql("SELECT count(*) FROM immigration") == "34"
+    assert staging_databases(project.postgres) == "0"
+    assert (project.volumes / "grafana" / "grafana.db").read_bytes() == grafana
+    calls = project.calls()
+    assert any(call.startswith("compose exec -T postgres sh -c") for call in calls)  # it did restore somewhere
+    assert not [c for c in calls if re.match(r"compose (stop|start|up|run|kill)", c)], calls
+
+
+@pytest.mark.parametrize(("damage", "message"), [
+    (lambda b: corrupt(b / "postgres.dump"), "checksums do not match"),
+    (lambda b: ((b / "postgres.rows.tsv").write_text((b / "postgres.rows.tsv").read_text().replace(
+        "immigration\t20", "immigration\t21")), reseal(b)), "restored row counts differ from the manifest"),
+    (lambda b: ((b / "postgres.dump").write_bytes(b"PGDMP not really a dump"), reseal(b)),
+     "PostgreSQL could not restore the dump"),
+], ids=["dump-altered", "counts-differ", "dump-unreadable"])
+def test_restore_check_fails_on_a_backup_that_would_not_restore(project: Project, tmp_path: Path, damage,  # type: ignore[no-untyped-def]
+                                                                 message: str) -> None:
+    register(project.postgres, 1, 20)
+    assert project.run("backup", str(tmp_path / "store")).returncode == 0
+    [backup] = project.backups(tmp_path / "store")
+    damage(backup)
+
+    result = project.run("restore", "--check", str(backup))
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert project.postgres.psql("SELECT count(*) FROM immigration") == "20"
+    assert staging_databases(project.postgres) == "0"
+
+
+def test_restore_refuses_stray_arguments(project: Project, tmp_path: Path) -> None:
+    for args in (["--check"], ["--check", "a", "b"], ["--bogus"], []):
+        result = project.run("restore", *args)
+        assert result.returncode != 0 and "use: restore [--check] DIR" in result.stderr, args
+    assert not [c for c in project.calls() if re.match(r"compose (stop|start|up|run|exec)", c)]
+
+
 def test_a_failed_backup_leaves_nothing_and_pushes_the_failure(project: Project, tmp_path: Path, pushgateway: str) -> None:
     assert project.run("backup", str(tmp_path / "store")).returncode == 0
     last_success = pushed(pushgateway)["promethoide_backup_last_success_timestamp_seconds"]

@@ -182,6 +182,9 @@ def test_the_runner_reads_the_same_catalogue(catalogue: CatalogueModel) -> None:
     assert loaded.named(["api-down"])[0].fire[0]["alert"] == "ApiDown"
     with pytest.raises(KeyError, match="no such drill: nonsense"):
         loaded.named(["nonsense"])
+    # A drill run by other means is named, with how to run it, not called unknown.
+    with pytest.raises(KeyError, match="backup-restore is not run by ./run.sh drill: tests/stack/test_restore_drill.py"):
+        loaded.named(["api-down", "backup-restore"])
 
 
 @pytest.mark.parametrize(("change", "message"), [

@@ -484,7 +484,10 @@ def _query_text_problems(where: str, expr: str, variables: dict[str, Any]) -> li
         multi = variable.get("multi") or variable.get("includeAll")
         if multi and not re.search(r"[=!]~\s*\"[^\"]*$", expr[:match.start()]):
             problems.append(f"{where}: ${name} is multi-value/All (a regex): match it with =~, not =")
-    for window in re.findall(r"\[([^\]]+)\]", re.sub(r"\[\[\w+\]\]", "", expr)):
+    # last_over_time(x[1d]) is "the last value seen within a day": its fixed window is a horizon (an alert
+    # rule's, shared with its tile), not a resolution that should follow the step.
+    horizons_removed = re.sub(r"last_over_time\([^\[]*\[[^\]]+\]\)", "", re.sub(r"\[\[\w+\]\]", "", expr))
+    for window in re.findall(r"\[([^\]]+)\]", horizons_removed):
         if window not in ("$__rate_interval", "$__range", "${__rate_interval}", "${__range}"):
             problems.append(f"{where}: range [{window}]: use $__rate_interval (or $__range for totals over the range)")
     return problems

@@ -72,6 +72,12 @@ def _smoke(result: int, pushed_at: float) -> dict[str, str]:
             'push_time_seconds{job="k6_smoke", scenario="web_workflow"}': f"{pushed_at}x40"}
 
 
+def _backup(last_success: float, success: int = 1) -> dict[str, str]:
+    """What ./run.sh backup leaves on the Pushgateway (a failed run keeps the last success's time)."""
+    return {'promethoide_backup_last_success_timestamp_seconds{job="promethoide_backup"}': f"{last_success}x40",
+            'promethoide_backup_success{job="promethoide_backup"}': f"{success}x40"}
+
+
 # (dashboard, tile, series, what it must show at 9 min, the colour it must take). None = no data.
 HEALTH_CASES = [
     ("overview", "API replicas up", _all_up(), 1.0, "green"),
@@ -88,6 +94,11 @@ HEALTH_CASES = [
     ("overview", "Smoke test", _smoke(1, 0), -1.0, "red"),                 # the scheduler died: PASS forever before
     ("overview", "Smoke test", {}, -1.0, "red"),                           # never pushed
     ("smoke", "Last result", _smoke(1, 0), -1.0, "red"),
+    ("postgres", "Last backup", _backup(last_success=0), 540.0, "green"),        # 9 minutes old
+    ("postgres", "Last backup", _backup(last_success=-86000), 86540.0, "red"),   # over a day: BackupTooOld's
+    ("postgres", "Last backup", {}, None, "no data"),                            # never: the tile says so
+    ("postgres", "Last backup run", _backup(last_success=0), 1.0, "green"),
+    ("postgres", "Last backup run", _backup(last_success=-86000, success=0), 0.0, "red"),
 ]
 
 
@@ -134,6 +145,23 @@ def test_no_health_tile_reads_a_pushed_value_without_its_age() -> None:
             for expr in exprs(p):
                 if "k6_smoke_success" in expr:
                     assert "push_time_seconds" in expr, f"{name}/{p['title']}: {expr}"
+
+
+# A tile's "no value" text ("never", "no success yet") takes its base threshold colour: Grafana's
+# display processor colours what has no number with the step of -Infinity (grafana/grafana,
+# packages/grafana-data/src/field/displayProcessor.ts). Nothing recorded proves nothing healthy.
+# Only "no traffic" may be green: no requests, so none failed or was slow.
+NOTHING_TO_JUDGE = {"no traffic"}
+
+
+def test_a_tile_that_has_no_value_is_not_painted_healthy() -> None:
+    checked = []
+    for name, p in every_panel():
+        no_value = p.get("fieldConfig", {}).get("defaults", {}).get("noValue")
+        if p["type"] == "stat" and no_value and len(steps(p)) > 1 and no_value not in NOTHING_TO_JUDGE:
+            checked.append(f"{name}/{p['title']}")
+            assert steps(p)[0]["color"] != "green", f"{name}/{p['title']}: {no_value!r} would show green"
+    assert {"postgres/Last backup", "smoke/Since last success"} <= set(checked)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -107,6 +107,8 @@ MUTATIONS: list[tuple[str, Mutation, str]] = [
      "match it with =~"),
     ("fixed rate window", lambda f: panel(f, "api.json", 9)["targets"][0].update(
         expr="sum(rate(http_request_duration_seconds_count[5m]))"), "use $__rate_interval"),
+    ("fixed window beside a last_over_time horizon", lambda f: panel(f, "api.json", 9)["targets"][0].update(
+        expr="max_over_time(up[1d]) - last_over_time(up[1d])"), "range [1d]: use $__rate_interval"),
     ("undeclared variable", lambda f: panel(f, "api.json", 9)["targets"][0].update(
         expr='up{job=~"$jobs"}'), "not a template variable"),
     ("old schema", lambda f: f.dashboards["api.json"].update(schemaVersion=27), "outside 36-41"),

@@ -44,11 +44,14 @@ SMTP = 'job="blackbox", instance="mailpit:1025", module="smtp_banner"'
 
 @dataclass(frozen=True)
 class Case:
-    """Synthetic input series (promtool's expanding notation) and the alerts' own labels expected at EVAL_AT."""
+    """Synthetic input series (promtool's expanding notation, one sample per `interval`, which is also the
+    evaluation interval) and the alerts' own labels expected at `at`."""
 
     name: str
     series: dict[str, str]
     fires: list[dict[str, str]] = field(default_factory=list)
+    at: str = EVAL_AT
+    interval: str = STEP
 
 
 def labels(selector: str, **extra: str) -> dict[str, str]:
@@ -245,15 +248,15 @@ def rules(path: Path = RULES) -> dict[str, dict[str, Any]]:
 
 
 def unit_test(rules_file: Path, alert: str, case: Case, static: dict[str, str]) -> dict[str, Any]:
-    """promtool's unit test: the case's series, and the alerts `alert` must raise at EVAL_AT."""
+    """promtool's unit test: the case's series, and the alerts `alert` must raise at the case's time."""
     return {
         "rule_files": [str(rules_file)],
-        "evaluation_interval": STEP,
+        "evaluation_interval": case.interval,
         "tests": [{
             "name": f"{alert}: {case.name}",
-            "interval": STEP,
+            "interval": case.interval,
             "input_series": [{"series": series, "values": values} for series, values in case.series.items()],
-            "alert_rule_test": [{"eval_time": EVAL_AT, "alertname": alert,
+            "alert_rule_test": [{"eval_time": case.at, "alertname": alert,
                                  "exp_alerts": [{"exp_labels": {**static, **own}} for own in case.fires]}],
         }],
     }
@@ -308,6 +311,67 @@ CASES.update({
     ],
 })
 
+# BackupTooOld works in days: samples every 5 minutes, promtool's clock starting at 0 (Unix time 0).
+BACKUP_STEP = "5m"
+BACKUP_SAMPLES = 12 * 60  # 60 hours of 5-minute samples
+LAST_SUCCESS = 'promethoide_backup_last_success_timestamp_seconds{job="promethoide_backup"}'
+BACKUP_RESULT = 'promethoide_backup_success{job="promethoide_backup"}'
+BACKUP_FIRES = [{"job": "promethoide_backup"}]
+
+
+def tsdb_since(start_s: int) -> dict[str, str]:
+    """Prometheus's own oldest stored sample, at `start_s` (negative: before the test's clock starts)."""
+    return {f"prometheus_tsdb_lowest_timestamp_seconds{{{PROMETHEUS}}}": f"{start_s}x{BACKUP_SAMPLES}"}
+
+
+def backups_at(*hours: float, until_h: float | None = None) -> str:
+    """The last-success series as the Pushgateway serves it: from each backup's hour on, that backup's
+    Unix time; nothing before the first, nor from `until_h` (the Pushgateway restarted, empty) until the
+    next backup pushes again."""
+    values = []
+    for step in range(BACKUP_SAMPLES):
+        hour = step / 12
+        done = [h for h in hours if h <= hour]
+        emptied = until_h is not None and done and max(done) < until_h <= hour
+        values.append("_" if not done or emptied else str(int(max(done) * 3600)))
+    return " ".join(values)
+
+
+def backup_case(name: str, at: str, series: dict[str, str], fires: bool) -> Case:
+    return Case(name, series, BACKUP_FIRES if fires else [], at=at, interval=BACKUP_STEP)
+
+
+FRESH_STACK = tsdb_since(0)            # Prometheus and everything else started at 0, no backup since
+OLD_STACK = tsdb_since(-10 * 86400)    # monitored for ten days before the clock starts
+CASES["BackupTooOld"] = [
+    # A new stack: nobody could have scheduled a backup yet; after a day (and `for`) without one, it pages.
+    backup_case("fresh stack, no backup, 23 h in", "23h", FRESH_STACK, False),
+    backup_case("fresh stack, no backup, a day in but not yet 15 minutes over", "24h10m", FRESH_STACK, False),
+    backup_case("fresh stack, still no backup a day and 30 minutes in", "24h30m", FRESH_STACK, True),
+    backup_case("fresh stack, its first backup at 20 h, 30 h in", "30h", {**FRESH_STACK, LAST_SUCCESS: backups_at(20)},
+                False),
+    # One backup, then none: quiet while it is under a day old, firing once it is over a day and `for`.
+    backup_case("one backup at 0, 23 h later", "23h", {**OLD_STACK, LAST_SUCCESS: backups_at(0)}, False),
+    backup_case("one backup at 0, a day and 30 minutes later", "24h30m", {**OLD_STACK, LAST_SUCCESS: backups_at(0)},
+                True),
+    backup_case("daily backups, two days on", "48h30m", {**OLD_STACK, LAST_SUCCESS: backups_at(0, 24, 48)}, False),
+    # The last run failed (success 0 pushed; the last success's time stays): it is the age that counts.
+    backup_case("the last run failed, the last good one 30 h old", "30h", {
+        **OLD_STACK, LAST_SUCCESS: backups_at(0), BACKUP_RESULT: f"1x{12 * 24} 0x{12 * 36}"}, True),
+    backup_case("the last run failed, the last good one 2 h old", "26h", {
+        **OLD_STACK, LAST_SUCCESS: backups_at(24), BACKUP_RESULT: f"1x{12 * 25} 0x{12 * 35}"}, False),
+    # The Pushgateway restarts (its series vanish until the next backup): that alone pages nobody...
+    backup_case("Pushgateway restarted 2 h after a backup, 20 h later", "22h",
+                {**OLD_STACK, LAST_SUCCESS: backups_at(0, until_h=2)}, False),
+    backup_case("Pushgateway restarted, the next night's backup pushed", "40h",
+                {**OLD_STACK, LAST_SUCCESS: backups_at(0, 24, until_h=2)}, False),
+    # ...nor hides a backup that is now too old: the last value seen within the day still counts.
+    backup_case("Pushgateway restarted 2 h after a backup, no backup since, 24 h 30 m later", "24h30m",
+                {**OLD_STACK, LAST_SUCCESS: backups_at(0, until_h=2)}, True),
+    backup_case("Pushgateway restarted, no backup for 40 h", "40h",
+                {**OLD_STACK, LAST_SUCCESS: backups_at(0, until_h=2)}, True),
+]
+
 CASE_PARAMS = [(alert, case) for alert, cases in CASES.items() for case in cases]
 
 
@@ -344,3 +408,17 @@ def test_the_harness_notices_a_rule_that_never_fires(tmp_path: Path) -> None:
 def test_the_harness_notices_a_rule_that_always_fires(tmp_path: Path) -> None:
     rules_file = _with_expr(tmp_path, "HostMemoryLow", "vector(1)")
     assert promtool(tmp_path, rules_file, "HostMemoryLow", CASES["HostMemoryLow"][1]).returncode != 0
+
+
+# The rule as first drafted (backup/ALERT.md before it joined alerts.yaml): `absent_over_time` alone paged a
+# fresh stack 15 minutes after it started, and a Pushgateway restart hid a backup gone stale for ten more hours.
+FIRST_DRAFT_OF_BACKUP_TOO_OLD = (
+    f"time() - {LAST_SUCCESS} > 86400 or absent_over_time({LAST_SUCCESS}[1d])")
+
+
+@pytest.mark.parametrize("name", ["fresh stack, no backup, 23 h in",
+                                  "Pushgateway restarted 2 h after a backup, no backup since, 24 h 30 m later"])
+def test_the_backup_cases_catch_the_first_draft_s_faults(tmp_path: Path, name: str) -> None:
+    rules_file = _with_expr(tmp_path, "BackupTooOld", FIRST_DRAFT_OF_BACKUP_TOO_OLD)
+    (case,) = [case for case in CASES["BackupTooOld"] if case.name == name]
+    assert promtool(tmp_path, rules_file, "BackupTooOld", case).returncode != 0

@@ -25,10 +25,11 @@ VALUED_OPTIONS = {"--tail", "--scale", "-u", "--user", "-e", "--env", "-w", "--w
 
 
 def run_sh_commands() -> set[str]:
-    """The subcommands of ./run.sh: the labels of its final `case`."""
+    """The subcommands of ./run.sh: the labels of its final `case` (`a | b)` is two, `site-credentials` one)."""
     text = (ROOT / "run.sh").read_text()
     body = text[text.rindex('case "${1:-up}" in'):]
-    return set(re.findall(r"^\s+([a-z]+)\)", body, re.MULTILINE))
+    labels = re.findall(r"^\s+([a-z][a-z-]*(?:\s*\|\s*[a-z][a-z-]*)*)\)", body, re.MULTILINE)
+    return {name.strip() for label in labels for name in label.split("|")}
 
 
 def published_ports() -> set[int]:
@@ -135,6 +136,9 @@ def test_the_checks_notice_what_does_not_exist() -> None:
     assert problems("rm -rf /")
     assert not problems("docker compose logs --tail 100 api")
     assert not problems("./run.sh status")
+    assert not problems("./run.sh backup")        # a label of `backup | restore)`
+    assert not problems("./run.sh site-credentials lisbon")
+    assert problems("./run.sh back")
 
 
 SQL = [(page.alert, sql) for page in PAGES for command in commands(page)

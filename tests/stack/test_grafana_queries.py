@@ -5,6 +5,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -13,6 +14,7 @@ from tests.grafana.queries import (PromQL, Window, all_panels, dashboards, panel
                                   variable_queries)
 from tests.stack.conftest import PATIENCE_S
 from tests.support.prometheus import PrometheusClient
+from tests.support.run_sh import RunSh
 from tests.twin.stack import Twin
 
 # The last ten minutes at a 15 s step: $__rate_interval is then 60 s, four scrapes.
@@ -39,9 +41,21 @@ def wait_for(what: str, check: Callable[[], list[str]]) -> None:
         time.sleep(1)
 
 
+def a_backup_pushed(twin: Twin, directory: Path) -> None:
+    """One real `./run.sh backup` of the twin's database (the stand-in docker runs its steps natively),
+    pushed to the twin's Pushgateway: what the PostgreSQL dashboard's Backups row shows."""
+    live = twin.replicas["postgres"][0].database
+    assert live is not None
+    sh = RunSh.copy(directory / "project", live, "postgres,pushgateway",
+                    STANDIN_ADDRESS_PUSHGATEWAY=twin.endpoints()["pushgateway"][0])
+    done = sh.run("backup", str(directory / "backups"))
+    assert done.returncode == 0, done.stderr
+
+
 @pytest.fixture(scope="module")
-def traffic(twin: Twin, prometheus: PrometheusClient) -> None:
-    """Every route and outcome exercised, and a successful smoke run seen by Prometheus."""
+def traffic(twin: Twin, prometheus: PrometheusClient, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Every route and outcome exercised, a backup made, and a successful smoke run seen by Prometheus."""
+    a_backup_pushed(twin, tmp_path_factory.mktemp("backup"))
     with httpx.Client(base_url=twin.url("apache", "/api"), timeout=PATIENCE_S) as api:
         for _ in range(5):
             api.get("/dni/12345678A")
@@ -57,6 +71,7 @@ def traffic(twin: Twin, prometheus: PrometheusClient) -> None:
             api.post("/immigration", json={**entry, "dni": "12345678A"})
             api.post("/immigration?dry_run=true", json={**entry, "declared_money": "1"})
     prometheus.wait_until("k6_smoke_success", lambda v: list(v.values()) == [1.0], PATIENCE_S)
+    prometheus.wait_until("promethoide_backup_success", lambda v: list(v.values()) == [1.0], PATIENCE_S, label="job")
     # Panels built on recording rules (the SLO dashboard) have data once each rule group has run once;
     # a group first runs at an offset within its interval.
     wait_all_rule_groups_evaluated(prometheus.url)

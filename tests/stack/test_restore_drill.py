@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import yaml
 
 from tests.support.postgres import ThrowawayPostgres
 from tests.support.prometheus import PrometheusClient
@@ -23,11 +24,10 @@ from tests.support.run_sh import RunSh
 from tests.twin.stack import Twin
 
 LOCUSTFILE = Path(__file__).resolve().parents[2] / "api" / "load" / "performance_tests.py"
-# The alert of backup/ALERT.md: empty while the last good backup is younger than a day.
-BACKUP_TOO_OLD = (
-    'time() - promethoide_backup_last_success_timestamp_seconds{job="promethoide_backup"} > 86400 '
-    'or absent_over_time(promethoide_backup_last_success_timestamp_seconds{job="promethoide_backup"}[1d])'
-)
+# BackupTooOld's expression, as Prometheus loads it: empty while the last good backup is younger than a day.
+BACKUP_TOO_OLD = next(rule["expr"] for group in yaml.safe_load(
+    (Path(__file__).resolve().parents[2] / "prometheus" / "rules" / "alerts.yml").read_text())["groups"]
+    for rule in group["rules"] if rule.get("alert") == "BackupTooOld")
 
 
 @dataclass(frozen=True)
