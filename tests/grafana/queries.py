@@ -171,6 +171,14 @@ def substitute(expr: str, window: Window = Window(), variables: dict[str, str] |
     return expr
 
 
+def grafana_regex_escape(value: str) -> str:
+    """One value of a multi-value variable as Grafana writes it into a PromQL regex, e.g. a row repeated
+    per value (the Prometheus datasource's prometheusSpecialRegexEscape: regex metacharacters get a
+    backslash, itself doubled inside the PromQL string)."""
+    value = value.replace("\\", "\\\\\\\\")
+    return re.sub(r"[$^*{}\[\]'+?.()|]", lambda match: "\\\\" + match.group(0), value)
+
+
 # ---------------------------------------------------------------------------------------------
 # Asking Prometheus
 
