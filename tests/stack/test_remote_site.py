@@ -151,6 +151,10 @@ def test_a_cut_link_fires_site_silent_and_the_wal_fills_the_gap(
             f'ALERTS{{alertname="SiteSilent", alertstate="firing", site="{SITE_NAME}"}}', lambda v: len(v) == 1,
             240, label="site")
         assert firing == {SITE_NAME: 1.0}
+        # Its mail's panel link opens the Host dashboard on this site: Prometheus expanded the template.
+        alerts = httpx.get(prometheus.url + "/api/v1/alerts", timeout=10).json()["data"]["alerts"]
+        (silent,) = [a for a in alerts if a["labels"]["alertname"] == "SiteSilent" and a["state"] == "firing"]
+        assert silent["annotations"]["dashboard_url"].endswith(f"&var-site={SITE_NAME}"), silent["annotations"]
     finally:
         remote_site.restore()
     restored_at = time.time()
