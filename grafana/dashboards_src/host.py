@@ -169,6 +169,8 @@ def _storage(board: dashboard.Dashboard) -> dashboard.Dashboard:
 # Remote sites' agents (site/): what SiteSilent, SiteRemoteWriteFailing and SiteRemoteWriteBehind watch.
 _BEHIND = condition("SiteRemoteWriteBehind")
 AGENT = f'job="prometheus-agent", {SITE}'
+# The centre has no agent: without a remote site among those chosen these panels are empty, and say why.
+NO_AGENT = "no remote site selected"
 
 
 def _remote_sites(board: dashboard.Dashboard) -> dashboard.Dashboard:
@@ -183,14 +185,14 @@ def _remote_sites(board: dashboard.Dashboard) -> dashboard.Dashboard:
             "Remote write rejected", "Samples per second a site's agent gave up on (the centre refused them: "
             "lost); SiteRemoteWriteFailing fires on any.",
             [Q(f"sum by (site) (rate(prometheus_remote_storage_samples_failed_total{{{AGENT}}}{RATE}))", "{{site}}")],
-            "short", width=8))
+            "short", width=8).no_value(NO_AGENT))
         .with_panel(latency_axis(threshold_lines(timeseries_panel(
             "Remote write behind", "How far each site's agent's sending trails its newest sample; "
             "SiteRemoteWriteBehind fires above the dashed line for ten minutes.",
             [Q(f"max by (site) (max_over_time(prometheus_remote_storage_highest_timestamp_in_seconds{{{AGENT}}}"
                f"{RATE}) - ignoring (remote_name, url) group_right max_over_time("
                f"prometheus_remote_storage_queue_highest_sent_timestamp_seconds{{{AGENT}}}{RATE}))", "{{site}}")],
-            "s", width=8), steps((None, GREEN), (_BEHIND.threshold, RED))), _BEHIND.threshold))
+            "s", width=8).no_value(NO_AGENT), steps((None, GREEN), (_BEHIND.threshold, RED))), _BEHIND.threshold))
     )
 
 

@@ -239,7 +239,10 @@ class PromQL:
         """Resolve a template variable query the way Grafana's Prometheus datasource does."""
         end = end if end is not None else time.time()
         start = end - window.range_s
-        text = substitute(query.query, window, query.variables).strip()
+        # A chained variable names others (the host's instances of $site): at their defaults, All, unless
+        # the query carries values (a VariableQuery made by hand carries none: the dashboard's are read).
+        variables = query.variables or variable_values(dashboards().get(query.dashboard, {}))
+        text = substitute(query.query, window, variables).strip()
         if match := re.fullmatch(r"label_values\((?:(?P<selector>.+),\s*)?(?P<label>[a-zA-Z_]\w*)\s*\)", text):
             return self.label_values(match["label"], match["selector"], start, end)
         if match := re.fullmatch(r"query_result\((?P<expr>.+)\)", text):
