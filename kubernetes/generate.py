@@ -112,7 +112,11 @@ def kubernetes_prometheus() -> str:
         if job["job_name"] not in KUBERNETES_SD:
             continue
         found.add(job["job_name"])
-        assert "relabel_configs" not in job, f"job {job['job_name']}: merge its relabel_configs here first"
+        # Relabelling that only sets a label (the api job's `site: centre`) reads no discovery label and
+        # carries over; anything reading compose's discovery labels must be merged here first.
+        constant = list(job.pop("relabel_configs", None) or [])
+        assert all(set(rule) == {"target_label", "replacement"} for rule in constant), \
+            f"job {job['job_name']}: merge its relabel_configs here first"
         position = next(i for i, key in enumerate(job) if key in DISCOVERY_KEYS)
         # Labels the compose job gives its targets (the node job's `site: centre`) survive the change of
         # discovery as relabelling; one set of labels for the whole job, or the targets would differ.
@@ -124,6 +128,7 @@ def kubernetes_prometheus() -> str:
         sd, relabel = _pod_discovery(*KUBERNETES_SD[job["job_name"]])
         for name, value in (static_labels[0] if static_labels else {}).items():
             relabel.append(CommentedMap(target_label=name, replacement=value))
+        relabel.extend(constant)
         job.insert(position, "kubernetes_sd_configs", sd)
         job.insert(position + 1, "relabel_configs", relabel)
     missing = set(KUBERNETES_SD) - found

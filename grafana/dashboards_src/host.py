@@ -1,4 +1,9 @@
-"""Host dashboard, from node-exporter: CPU, memory, swap, disks, filesystems, network and load.
+"""Host dashboard, from node-exporter: CPU, memory, swap, disks, filesystems, network and load, per site.
+
+Every site sends its host's node-exporter series (the centre's node job labels them `site: centre`,
+remote sites' agents `site: NAME`): the `site` variable lists them, and the Summary, CPU and memory
+and Storage rows repeat once per selected site, so that no gauge averages two machines and no stack
+adds one host's memory to another's. The Remote sites row compares the sites, one series each.
 
 Memory and filesystem tiles take their query and threshold from the HostMemoryLow and
 HostDiskAlmostFull rules (prometheus/alerts.yaml): a tile turns red exactly where its alert fires.
@@ -11,7 +16,11 @@ from .common import (RATE, GREEN, NOT_DISK_DEVICES, ORANGE, RED, YELLOW, Q, bars
                      timeseries_panel)
 from .rules import condition
 
-NODE = 'job="node", instance=~"$instance"'
+# The sites whose hosts this dashboard shows: every site's node-exporter, up or not (a site whose
+# exporter is down is still listed, its panels then empty and its ExporterDown alert firing).
+SITE_VARIABLE = 'label_values(up{job="node"}, site)'
+SITE = 'site=~"$site"'
+NODE = f'job="node", {SITE}, instance=~"$instance"'
 DEVICES = f'{NODE}, device!~"{NOT_DISK_DEVICES}"'
 ALERT_SELECTOR = 'job="node"'
 # No rule watches CPU: busy is normal under load; these colours only draw the eye.
@@ -48,10 +57,15 @@ def disk_used(selector: str, *, aggregate: bool = False) -> str:
     return f"max({used})" if aggregate else used
 
 
+def per_site(title: str) -> dashboard.Row:
+    """A row repeated once per selected site: its panels' `$site` is that one site."""
+    return row(f"{title}: $site").repeat("site")
+
+
 def _summary(board: dashboard.Dashboard) -> dashboard.Dashboard:
     """CPU, memory and fullest disk as gauges, load per core; uptime and cores as plain numbers."""
     return (
-        board.with_row(row("Summary"))
+        board.with_row(per_site("Summary"))
         .with_panel(gauge_panel(
             "CPU busy", "Share of CPU time not idle, all cores.",
             [Q(cpu_busy(NODE), "busy", instant=True)], unit="percentunit", thresholds=CPU_THRESHOLDS, width=4))
@@ -85,7 +99,7 @@ def _summary(board: dashboard.Dashboard) -> dashboard.Dashboard:
 def _cpu_memory(board: dashboard.Dashboard) -> dashboard.Dashboard:
     """CPU by mode, memory and swap, load."""
     return (
-        board.with_row(row("CPU and memory"))
+        board.with_row(per_site("CPU and memory"))
         .with_panel(soft_range(timeseries_panel(
             "CPU by mode", "Share of CPU time per mode, averaged over cores (idle left out).",
             [Q(f'avg by (mode) (rate(node_cpu_seconds_total{{{NODE}, mode!="idle"}}{RATE}))', "{{mode}}")],
@@ -103,7 +117,7 @@ def _cpu_memory(board: dashboard.Dashboard) -> dashboard.Dashboard:
         .with_panel(timeseries_panel(
             "Load per core", "Runnable tasks over 1, 5 and 15 minutes, divided by the core count: 1 = every core "
             "busy.",
-            [Q(f'node_load{m}{{{NODE}}} / on (instance) count by (instance) (node_cpu_seconds_total{{{NODE}, '
+            [Q(f'node_load{m}{{{NODE}}} / on (site, instance) count by (site, instance) (node_cpu_seconds_total{{{NODE}, '
                f'mode="idle"}})', f"{m}m") for m in (1, 5, 15)], "none"))
     )
 
@@ -111,19 +125,19 @@ def _cpu_memory(board: dashboard.Dashboard) -> dashboard.Dashboard:
 def _storage(board: dashboard.Dashboard) -> dashboard.Dashboard:
     """Filesystems (space and inodes), disk throughput, IOPS, latency and busy time (real disks only)."""
     return (
-        board.with_row(row("Storage"))
+        board.with_row(per_site("Storage"))
         .with_panel(bars_panel(
             "Filesystem used", "Share used per writable real filesystem; red where HostDiskAlmostFull fires.",
             [Q(disk_used(NODE), "{{mountpoint}}", instant=True)], unit="percentunit", thresholds=DISK_THRESHOLDS,
             maximum=1, width=8))
         .with_panel(bars_panel(
             "Filesystem size", "Size of each of those filesystems: the total the percentages are of.",
-            [Q(f"node_filesystem_size_bytes{{{NODE}}} and on (instance, mountpoint) "
+            [Q(f"node_filesystem_size_bytes{{{NODE}}} and on (site, instance, mountpoint) "
                f"({_narrow(_DISK.selected, NODE)})", "{{mountpoint}}", instant=True)], unit="bytes", width=8))
         .with_panel(bars_panel(
             "Inodes used", "Share of inodes used per filesystem: a disk can be 'full' with space left.",
-            [Q(f"1 - node_filesystem_files_free{{{NODE}}} / node_filesystem_files{{{NODE}}} and on (instance, "
-               f"mountpoint) ({_narrow(_DISK.selected, NODE)})", "{{mountpoint}}", instant=True)],
+            [Q(f"1 - node_filesystem_files_free{{{NODE}}} / node_filesystem_files{{{NODE}}} and on (site, "
+               f"instance, mountpoint) ({_narrow(_DISK.selected, NODE)})", "{{mountpoint}}", instant=True)],
             unit="percentunit", thresholds=DISK_THRESHOLDS, maximum=1, width=8))
         .with_panel(timeseries_panel(
             "Disk throughput", "Bytes read and written per device (RAM disks and loop devices left out).",
@@ -154,7 +168,9 @@ def _storage(board: dashboard.Dashboard) -> dashboard.Dashboard:
 
 # Remote sites' agents (site/): what SiteSilent, SiteRemoteWriteFailing and SiteRemoteWriteBehind watch.
 _BEHIND = condition("SiteRemoteWriteBehind")
-AGENT = 'job="prometheus-agent"'
+AGENT = f'job="prometheus-agent", {SITE}'
+# The centre has no agent: without a remote site among those chosen these panels are empty, and say why.
+NO_AGENT = "no remote site selected"
 
 
 def _remote_sites(board: dashboard.Dashboard) -> dashboard.Dashboard:
@@ -164,19 +180,19 @@ def _remote_sites(board: dashboard.Dashboard) -> dashboard.Dashboard:
         .with_panel(timeseries_panel(
             "Site last seen", "Seconds since the newest sample of each site (the centre included) reached "
             "Prometheus; SiteSilent fires when a site seen in the last day has sent nothing for a minute.",
-            [Q('time() - max by (site) (timestamp(up{site!=""}))', "{{site}}")], "s", width=8))
+            [Q(f'time() - max by (site) (timestamp(up{{{SITE}}}))', "{{site}}")], "s", width=8))
         .with_panel(timeseries_panel(
             "Remote write rejected", "Samples per second a site's agent gave up on (the centre refused them: "
             "lost); SiteRemoteWriteFailing fires on any.",
             [Q(f"sum by (site) (rate(prometheus_remote_storage_samples_failed_total{{{AGENT}}}{RATE}))", "{{site}}")],
-            "short", width=8))
+            "short", width=8).no_value(NO_AGENT))
         .with_panel(latency_axis(threshold_lines(timeseries_panel(
             "Remote write behind", "How far each site's agent's sending trails its newest sample; "
             "SiteRemoteWriteBehind fires above the dashed line for ten minutes.",
             [Q(f"max by (site) (max_over_time(prometheus_remote_storage_highest_timestamp_in_seconds{{{AGENT}}}"
                f"{RATE}) - ignoring (remote_name, url) group_right max_over_time("
                f"prometheus_remote_storage_queue_highest_sent_timestamp_seconds{{{AGENT}}}{RATE}))", "{{site}}")],
-            "s", width=8), steps((None, GREEN), (_BEHIND.threshold, RED))), _BEHIND.threshold))
+            "s", width=8).no_value(NO_AGENT), steps((None, GREEN), (_BEHIND.threshold, RED))), _BEHIND.threshold))
     )
 
 
@@ -184,6 +200,8 @@ def build() -> dashboard.Dashboard:
     """The host dashboard."""
     board = new_dashboard(
         "host", "Promethoide / Host",
-        "The machine the stack runs on, from node-exporter: CPU, memory, swap, disks, filesystems, network, load.",
-    ).with_variable(query_variable("instance", "Host", 'label_values(up{job="node"}, instance)'))
+        "Every site's host (the centre's, the machine the stack runs on, and each remote site's), from "
+        "node-exporter: CPU, memory, swap, disks, filesystems, network, load; one set of rows per site.",
+    ).with_variable(query_variable("site", "Site", SITE_VARIABLE)).with_variable(
+        query_variable("instance", "Host", f'label_values(up{{job="node", {SITE}}}, instance)'))
     return _remote_sites(_storage(_cpu_memory(_summary(board))))

@@ -13,7 +13,11 @@ from .common import (RATE, REQUESTS, GREEN, RED, UP_DOWN, YELLOW, Q, dashboard_u
                      new_dashboard, row, stat_panel, status_colours, steps, text_panel, timeseries_panel)
 from .postgres import CONNECTIONS_THRESHOLDS, CONNECTIONS_USED
 
-ALL_NODES = 'job="node"'
+# The Overview is the centre's stack: its host tiles and targets are the centre's (every central job
+# labels its targets site="centre", prometheus/prometheus.yml); remote sites have the Host dashboard,
+# which lists every site, and their own alerts (SiteSilent, the host alerts name the site).
+CENTRE = 'site="centre"'
+CENTRE_NODE = f'job="node", {CENTRE}'
 PROMETHEUS_CONFIG = Path(__file__).resolve().parents[2] / "prometheus" / "prometheus.yml"
 
 UP = steps((None, RED), (1, GREEN))
@@ -25,7 +29,8 @@ INTRO = "Every service at a glance; click a panel for its dashboard, or go to " 
     f"[{title}]({dashboard_url(key, keep_time=False)})" for key, title in (
         ("api", "API"), ("postgres", "PostgreSQL"), ("host", "Host"), ("apache", "Apache"), ("probes", "Probes"),
         ("smoke", "Smoke tests"))
-) + ". Alert rules: [Alerting](/alerting/list)."
+) + ". This is the centre (site `centre`); every site's host, remote ones too, is on the Host dashboard. " \
+    "Alert rules: [Alerting](/alerting/list)."
 
 
 def scrape_jobs() -> list[str]:
@@ -41,8 +46,8 @@ def targets_down() -> str:
     nothing, the series ends); `absent()` per job can, as ExporterDown and the *Down rules do.
     """
     # absent() keeps the selector's job label: count() drops it so that the two sides add up.
-    vanished = " or ".join(f'absent(up{{job="{job}"}})' for job in scrape_jobs())
-    return f"(count(up == 0) or vector(0)) + (count({vanished}) or vector(0))"
+    vanished = " or ".join(f'absent(up{{job="{job}", {CENTRE}}})' for job in scrape_jobs())
+    return f"(count(up{{{CENTRE}}} == 0) or vector(0)) + (count({vanished}) or vector(0))"
 
 
 def _up(title: str, description: str, expr: str, key: str) -> stat.Panel:
@@ -73,8 +78,9 @@ def _services(board: dashboard.Dashboard) -> dashboard.Dashboard:
             [Q(smoke_src.result('job="k6_smoke"'), "smoke", instant=True)], thresholds=UP, mappings=smoke_src.RESULT,
             link=("Smoke tests dashboard", dashboard_url("smoke")), width=4))
         .with_panel(stat_panel(
-            "Targets down", "Scrape targets Prometheus cannot reach, plus every job with no target at all "
-            "(vanished from discovery); see Status > Targets in Prometheus.",
+            "Targets down", "Scrape targets this Prometheus cannot reach, plus every job with no target at all "
+            "(vanished from discovery); see Status > Targets in Prometheus. Remote sites' targets are their "
+            "agents': SiteSilent and ExporterDown name the site.",
             [Q(targets_down(), "down", instant=True)], thresholds=steps((None, GREEN), (1, RED)),
             width=4, decimals=0))
     )
@@ -108,16 +114,16 @@ def _signals(board: dashboard.Dashboard) -> dashboard.Dashboard:
             [Q(CONNECTIONS_USED, "used", instant=True)], unit="percentunit", thresholds=CONNECTIONS_THRESHOLDS,
             link=("PostgreSQL dashboard", dashboard_url("postgres")), width=3))
         .with_panel(stat_panel(
-            "CPU busy", "Host CPU not idle.",
-            [Q(host_src.cpu_busy(ALL_NODES), "busy", instant=True)],
+            "CPU busy", "The centre's host CPU not idle (every site's: the Host dashboard).",
+            [Q(host_src.cpu_busy(CENTRE_NODE), "busy", instant=True)],
             unit="percentunit", thresholds=host_src.CPU_THRESHOLDS, link=host, width=3))
         .with_panel(stat_panel(
-            "Memory used", "Host memory not available; red where HostMemoryLow fires.",
-            [Q(host_src.memory_used(ALL_NODES), "used", instant=True)], unit="percentunit",
+            "Memory used", "The centre's host memory not available; red where HostMemoryLow fires.",
+            [Q(host_src.memory_used(CENTRE_NODE), "used", instant=True)], unit="percentunit",
             thresholds=host_src.MEMORY_THRESHOLDS, link=host, width=3))
         .with_panel(stat_panel(
-            "Fullest disk", "The most used writable real filesystem; red where HostDiskAlmostFull fires.",
-            [Q(host_src.disk_used(ALL_NODES, aggregate=True), "used", instant=True)],
+            "Fullest disk", "The centre's most used writable real filesystem; red where HostDiskAlmostFull fires.",
+            [Q(host_src.disk_used(CENTRE_NODE, aggregate=True), "used", instant=True)],
             unit="percentunit", thresholds=host_src.DISK_THRESHOLDS, link=host, width=3))
     )
 
@@ -127,8 +133,9 @@ def _trends(board: dashboard.Dashboard) -> dashboard.Dashboard:
     return (
         board.with_row(row("Targets and traffic"))
         .with_panel(stat_panel(
-            "Scrape targets", "Every target Prometheus scrapes, by job.",
-            [Q("up", "{{job}} {{instance}}", instant=True)], thresholds=UP, mappings=UP_DOWN, width=24, height=5))
+            "Scrape targets", "Every target this Prometheus scrapes, by job (remote sites' targets: the Host "
+            "dashboard's Remote sites row).",
+            [Q(f"up{{{CENTRE}}}", "{{job}} {{instance}}", instant=True)], thresholds=UP, mappings=UP_DOWN, width=24, height=5))
         .with_panel(status_colours(timeseries_panel(
             "API requests by status class", "All routes and replicas, health checks included.",
             [Q(f'sum by (status) (rate({REQUESTS}{{job="api"}}{RATE}))', "{{status}}")], "reqps",

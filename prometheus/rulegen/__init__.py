@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from . import slo as slo_rules
-from .panels import panel_path, runbook_path
+from .panels import alert_panel_path, panel_path, runbook_path
 from .runbooks import Page, plain, render
 from .spec import ROOT, Alert, AlertsSpec, PanelRef, SlosSpec, load_alerts, load_slos
 
@@ -66,7 +66,7 @@ def threshold_rule(alert: Alert) -> dict[str, Any]:
             "summary": alert.summary,
             "description": alert.description.strip(),
             "runbook_url": runbook_path(alert.alert),
-            "dashboard_url": panel_path(alert.panel),
+            "dashboard_url": alert_panel_path(alert.panel),
         },
     }
 

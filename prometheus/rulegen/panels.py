@@ -46,6 +46,19 @@ def panel_path(ref: PanelRef, directory: Path = DASHBOARDS_DIR) -> str:
     return f"/d/{model['uid']}?viewPanel={ids[0]}"
 
 
+# A dashboard with a `site` variable (the Host dashboard) opens on the alert's site: Prometheus expands
+# the annotation's template per alert; an alert without the label opens every site ($__all, Grafana's
+# "All"). Only in the alert's annotation: the README and runbooks link the panel itself.
+SITE_OF_THE_ALERT = "&var-site={{ with $labels.site }}{{ . | urlquery }}{{ else }}$__all{{ end }}"
+
+
+def alert_panel_path(ref: PanelRef, directory: Path = DASHBOARDS_DIR) -> str:
+    """panel_path, plus the alert's own site when the dashboard has a `site` variable."""
+    model = _dashboard(directory / f"{ref.dashboard}.json") if (directory / f"{ref.dashboard}.json").is_file() else {}
+    variables = {v.get("name") for v in (model.get("templating") or {}).get("list", [])}
+    return panel_path(ref, directory) + (SITE_OF_THE_ALERT if "site" in variables else "")
+
+
 def runbook_path(alert: str, directory: Path = DASHBOARDS_DIR) -> str:
     """The runbook's panel on the runbooks dashboard (one text panel per alert, titled by its name)."""
     return panel_path(PanelRef(dashboard=RUNBOOKS_DASHBOARD, title=alert), directory)

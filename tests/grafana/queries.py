@@ -66,6 +66,8 @@ class VariableQuery:
     dashboard: str
     name: str
     query: str
+    # The dashboard's other variables, for a query that names them (the host's instances of $site).
+    variables: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     def __str__(self) -> str:
         return f"{self.dashboard} variable {self.name}"
@@ -132,7 +134,7 @@ def variable_queries(directory: Path = DASHBOARDS_DIR) -> list[VariableQuery]:
             if variable.get("type") == "query":
                 query = variable.get("query")
                 text = query.get("query", "") if isinstance(query, dict) else query
-                found.append(VariableQuery(uid, variable["name"], text or ""))
+                found.append(VariableQuery(uid, variable["name"], text or "", variable_values(model)))
     return found
 
 
@@ -167,6 +169,14 @@ def substitute(expr: str, window: Window = Window(), variables: dict[str, str] |
     if "$" in expr:
         raise QueryError(f"unresolved variable in: {expr}")
     return expr
+
+
+def grafana_regex_escape(value: str) -> str:
+    """One value of a multi-value variable as Grafana writes it into a PromQL regex, e.g. a row repeated
+    per value (the Prometheus datasource's prometheusSpecialRegexEscape: regex metacharacters get a
+    backslash, itself doubled inside the PromQL string)."""
+    value = value.replace("\\", "\\\\\\\\")
+    return re.sub(r"[$^*{}\[\]'+?.()|]", lambda match: "\\\\" + match.group(0), value)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -229,7 +239,10 @@ class PromQL:
         """Resolve a template variable query the way Grafana's Prometheus datasource does."""
         end = end if end is not None else time.time()
         start = end - window.range_s
-        text = substitute(query.query, window).strip()
+        # A chained variable names others (the host's instances of $site): at their defaults, All, unless
+        # the query carries values (a VariableQuery made by hand carries none: the dashboard's are read).
+        variables = query.variables or variable_values(dashboards().get(query.dashboard, {}))
+        text = substitute(query.query, window, variables).strip()
         if match := re.fullmatch(r"label_values\((?:(?P<selector>.+),\s*)?(?P<label>[a-zA-Z_]\w*)\s*\)", text):
             return self.label_values(match["label"], match["selector"], start, end)
         if match := re.fullmatch(r"query_result\((?P<expr>.+)\)", text):
@@ -256,3 +269,72 @@ def tile_colour(panel: dict[str, Any], value: float | None) -> str:
         if step["value"] is None or value >= step["value"]:
             colour = step["color"]
     return colour
+
+
+# ---------------------------------------------------------------------------------------------
+# The series a query reads
+
+# PromQL words that are not metric names (prometheus/promql/parser/lex.go: key, aggregators, modifiers).
+_KEYWORDS = {"and", "or", "unless", "atan2", "by", "without", "on", "ignoring", "group_left", "group_right",
+             "offset", "bool", "start", "end", "inf", "nan", "sum", "avg", "count", "min", "max", "group",
+             "stddev", "stdvar", "topk", "bottomk", "quantile", "count_values", "limitk", "limit_ratio"}
+# Words followed by a parenthesised list of label names, not of expressions.
+_LABEL_LISTS = {"by", "without", "on", "ignoring", "group_left", "group_right"}
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`|[a-zA-Z_:][a-zA-Z0-9_:]*|\$\{\w+(?::\w+)?\}|\$\w+|\d[\w.]*'
+                    r'|=~|!~|!=|==|>=|<=|\S')
+_MATCHER = re.compile(r'\s*([a-zA-Z_]\w*)\s*(=~|!~|!=|=)\s*("(?:[^"\\]|\\.)*")\s*,?')
+
+
+@dataclass(frozen=True)
+class Selector:
+    """One vector selector of a query: its metric name ("" for `{...}` alone) and its label matchers."""
+
+    metric: str
+    matchers: tuple[tuple[str, str, str], ...]  # (label, operator, value without quotes)
+
+    def matches(self, label: str, op: str, value: str) -> bool:
+        return (label, op, value) in self.matchers
+
+
+def selectors(expr: str) -> list[Selector]:
+    """Every vector selector in a PromQL expression, found by its lexical shape.
+
+    A name followed by `(` is a function or aggregation, a keyword is not a metric, the names after
+    by/on/... are labels, `[...]` holds a duration; what remains, with or without `{...}`, is a selector.
+    Raises QueryError on braces this reading cannot pair.
+    """
+    tokens = _TOKEN.findall(expr)
+    found: list[Selector] = []
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        following = tokens[i + 1] if i + 1 < len(tokens) else ""
+        if token in _LABEL_LISTS and following == "(":
+            i = tokens.index(")", i) + 1
+        elif token == "[":
+            i = tokens.index("]", i) + 1
+        elif token == "{" or (re.fullmatch(r"[a-zA-Z_:][\w:]*", token) and token.lower() not in _KEYWORDS
+                               and following != "("):
+            metric = "" if token == "{" else token
+            matchers: tuple[tuple[str, str, str], ...] = ()
+            start = i if token == "{" else i + 1
+            if start < len(tokens) and tokens[start] == "{":
+                if "}" not in tokens[start:]:
+                    raise QueryError(f"unclosed {{ in: {expr}")
+                end = tokens.index("}", start)
+                body = expr_between(tokens, start + 1, end)
+                matchers = tuple((m[1], m[2], m[3][1:-1]) for m in _MATCHER.finditer(body))
+                if _MATCHER.sub("", body).strip():
+                    raise QueryError(f"cannot read the matchers {{{body}}} in: {expr}")
+                i = end + 1
+            else:
+                i += 1
+            found.append(Selector(metric, matchers))
+        else:
+            i += 1
+    return found
+
+
+def expr_between(tokens: list[str], start: int, end: int) -> str:
+    """The tokens start..end-1 joined back (matchers: label, operator, quoted value, comma)."""
+    return " ".join(tokens[start:end])

@@ -62,8 +62,12 @@ API_JOBS = [job["job_name"] for job in yaml.safe_load(
 
 
 def _all_up(*, except_job: str = "", api: tuple[int, ...] = (1, 1)) -> dict[str, str]:
-    series = {f'up{{job="{job}", instance="{job}:1"}}': "1x40" for job in API_JOBS if job not in ("api", except_job)}
-    series.update({f'up{{job="api", instance="api-{i}:8000"}}': f"{v}x40" for i, v in enumerate(api)})
+    # Every central job labels its targets site="centre" (prometheus.yml); a remote site's node-exporter,
+    # up or down, is not the centre's and moves no Overview tile.
+    series = {f'up{{job="{job}", instance="{job}:1", site="centre"}}': "1x40"
+              for job in API_JOBS if job not in ("api", except_job)}
+    series.update({f'up{{job="api", instance="api-{i}:8000", site="centre"}}': f"{v}x40" for i, v in enumerate(api)})
+    series['up{job="node", instance="127.0.0.1:9100", site="remote"}'] = "0x40"
     return series
 
 
@@ -191,7 +195,7 @@ def test_no_stat_is_green_whatever_its_value() -> None:
 # 3. Tiles and rules agree: one query, one threshold
 
 def _without_dashboard_variables(expr: str) -> str:
-    return re.sub(r',\s*instance=~"\$instance"', "", " ".join(expr.split()))
+    return re.sub(r',\s*(site|instance)=~"\$(site|instance)"', "", " ".join(expr.split()))
 
 
 def _rule_tiles() -> list[tuple[str, str, str]]:

@@ -63,11 +63,13 @@ def test_kubernetes_discovery_keeps_the_labels_compose_gives_the_targets(job_nam
     # The node job's `site: centre`: without it the host alerts and dashboards lose the central host.
     compose_job = jobs(yaml.safe_load(COMPOSE_CONFIG.read_text()))[job_name]
     given = {k: v for group in compose_job.get("static_configs", []) for k, v in (group.get("labels") or {}).items()}
+    # ... and those its relabelling sets to a constant (the api job's `site: centre`).
+    given |= {r["target_label"]: r["replacement"] for r in compose_job.get("relabel_configs", [])
+              if "source_labels" not in r}
     relabel = jobs(rendered_config())[job_name]["relabel_configs"]
     set_by_relabel = {r["target_label"]: r["replacement"] for r in relabel if "replacement" in r and "source_labels" not in r}
     assert set_by_relabel == given
-    if job_name == "node":
-        assert given == {"site": "centre"}
+    assert given == {"site": "centre"}
 
 
 @pytest.mark.parametrize("job_name", ["api", "node"])

@@ -93,7 +93,11 @@ def test_service_monitor_selectors_are_service_labels() -> None:
 def test_probes_probe_the_compose_targets_with_their_modules_through_the_blackbox_exporter() -> None:
     (job_name,) = PROBE_JOBS
     job = JOBS[job_name]
-    compose_groups = sorted((g["labels"]["module"], g["targets"], g["labels"]) for g in job["static_configs"])
+    # Labels compose's relabelling sets to a constant (site: centre) are the Probes' static labels.
+    constant = {r["target_label"]: r["replacement"] for r in job["relabel_configs"]
+                if "source_labels" not in r and not r["target_label"].startswith("__")}
+    compose_groups = sorted((g["labels"]["module"], g["targets"], {**g["labels"], **constant})
+                            for g in job["static_configs"])
     probes = of_kind(objects(), "Probe").values()
     groups = sorted((p["spec"]["module"], p["spec"]["targets"]["staticConfig"]["static"],
                      p["spec"]["targets"]["staticConfig"]["labels"]) for p in probes)

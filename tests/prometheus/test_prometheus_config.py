@@ -83,3 +83,39 @@ def test_probes_go_through_the_blackbox_exporter_to_services() -> None:
             probed.add(url)
     assert {"http://apache:80/", "http://apache:80/delay", "http://api:8000/healthz"} <= probed
     assert any(url.startswith("http://apache:80/api/") for url in probed)
+
+
+# ---------------------------------------------------------------------------------------------
+# The central host is a site too: every series scraped here says `site: centre`, as remote sites'
+# agents label theirs with their name (site/prometheus-agent.yml).
+
+def target_sites(job: dict) -> set[str | None]:  # type: ignore[type-arg]
+    """The `site` each of a job's target groups ends up with: its static label, then the relabelling
+    that sets a constant (target_label + replacement, no source_labels), as Prometheus applies them.
+
+    None for a group left without one; a relabelling of `site` from other labels is refused, so that
+    this reading cannot be wrong about it.
+    """
+    groups = [dict(group.get("labels") or {}) for group in job.get("static_configs") or [{}]]
+    for rule in job.get("relabel_configs") or []:
+        if rule.get("target_label") == "site":
+            assert set(rule) == {"target_label", "replacement"}, f"job {job['job_name']}: site from {rule}"
+            for labels in groups:
+                labels["site"] = rule["replacement"]
+    return {labels.get("site") for labels in groups}
+
+
+def test_every_job_labels_its_targets_site_centre() -> None:
+    jobs = scrape_configs()
+    assert len(jobs) >= 10  # the check must have jobs to check
+    assert {name: target_sites(job) for name, job in jobs.items()} == {name: {"centre"} for name in jobs}
+
+
+def test_a_job_or_group_without_the_site_is_seen() -> None:
+    jobs = scrape_configs()
+    blackbox = {**jobs["blackbox"], "relabel_configs": jobs["blackbox"]["relabel_configs"][:-1]}
+    assert target_sites(blackbox) == {None}
+    api = {**jobs["api"], "relabel_configs": []}
+    assert target_sites(api) == {None}
+    node = {**jobs["node"], "static_configs": [*jobs["node"]["static_configs"], {"targets": ["other:9100"]}]}
+    assert target_sites(node) == {"centre", None}

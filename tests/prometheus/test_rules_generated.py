@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from prometheus.rulegen import render_all
-from prometheus.rulegen.panels import PanelNotFound, panel_path
+from prometheus.rulegen.panels import SITE_OF_THE_ALERT, PanelNotFound, panel_path
 from prometheus.rulegen.spec import PanelRef, load_alerts
 from tests.support.compose import ROOT, services
 
@@ -97,13 +97,19 @@ def test_labels_and_annotations(rule: dict[str, Any]) -> None:
     assert all(str(value).strip() for value in annotations.values())
 
 
+def has_site_variable(model: dict[str, Any]) -> bool:
+    return any(variable["name"] == "site" for variable in model.get("templating", {}).get("list", []))
+
+
 def panel_of(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The dashboard and panel a /d/<uid>?viewPanel=<id> path opens, from grafana/dashboards/*.json."""
-    match = re.fullmatch(r"/d/([a-z-]+)\?viewPanel=([0-9]+)", path)
+    match = re.fullmatch(r"/d/([a-z-]+)\?viewPanel=([0-9]+)(?P<site>&var-site=.*)?", path)
     assert match, path
     for dashboard_file in (ROOT / "grafana" / "dashboards").glob("*.json"):
         model = yaml.safe_load(dashboard_file.read_text())
         if model["uid"] == match.group(1):
+            assert match["site"] in (None, SITE_OF_THE_ALERT), path
+            assert not match["site"] or has_site_variable(model), f"{path}: the dashboard has no site variable"
             panels = [p for top in model["panels"] for p in (top, *top.get("panels", []))]
             found = [p for p in panels if p["id"] == int(match.group(2)) and p["type"] != "row"]
             assert len(found) == 1, path
@@ -113,7 +119,9 @@ def panel_of(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 @pytest.mark.parametrize("rule", alerting_rules(), ids=lambda rule: f"{rule['alert']}-{rule['labels']['severity']}")
 def test_links_open_an_existing_panel(rule: dict[str, Any]) -> None:
-    panel_of(rule["annotations"]["dashboard_url"])
+    dashboard, _ = panel_of(rule["annotations"]["dashboard_url"])
+    # A dashboard with the site variable opens on the alert's site (every site if it has no such label).
+    assert rule["annotations"]["dashboard_url"].endswith(SITE_OF_THE_ALERT) == has_site_variable(dashboard)
     dashboard, panel = panel_of(rule["annotations"]["runbook_url"])
     assert dashboard["uid"] == "promethoide-runbooks"
     assert panel["title"] == rule["alert"] and panel["type"] == "text"

@@ -16,7 +16,8 @@ import httpx
 import pytest
 import yaml
 
-from tests.stack.conftest import SITE_NAME
+from tests.grafana.queries import PanelQuery, PromQL, Window, grafana_regex_escape, panel_queries, variable_queries
+from tests.stack.conftest import PATIENCE_S, SITE_NAME
 from tests.support.prometheus import PrometheusClient
 from tests.twin.site import CENTRE_ADDRESS, RemoteSite
 from tests.twin.stack import Twin
@@ -24,6 +25,9 @@ from tests.twin.stack import Twin
 pytestmark = pytest.mark.disruptive  # cuts the site's link (the centre's own services are untouched)
 
 SITE_CONFIG = Path(__file__).resolve().parents[2] / "site" / "prometheus-agent.yml"
+CENTRE_CONFIG = Path(__file__).resolve().parents[2] / "prometheus" / "prometheus.yml"
+# The last ten minutes at a 15 s step, as tests/stack/test_grafana_queries.py asks.
+WINDOW = Window(range_s=600, step_s=15, scrape_s=15)
 SITE_NODE = f'up{{site="{SITE_NAME}", job="node"}}'
 
 
@@ -64,6 +68,61 @@ def test_the_sites_series_arrive_with_its_label(remote_site: RemoteSite, prometh
     assert prometheus.values('up{job="node", site="centre"}', label="site") == {"centre": 1.0}
 
 
+def test_every_series_of_the_centre_says_site_centre(remote_site: RemoteSite, prometheus: PrometheusClient) -> None:
+    """Every central job labels its targets site="centre"; no series is left without a site."""
+    jobs = {job["job_name"] for job in yaml.safe_load(CENTRE_CONFIG.read_text())["scrape_configs"]}
+    # Each target is first scraped at its own offset within the interval: wait for every job once.
+    prometheus.wait_until('count by (job) (up{site="centre"})', lambda v: set(v) == jobs, PATIENCE_S, label="job")
+    # Scraped series, that is: recording rules (level:metric:ops) and ALERTS aggregate as their rule says.
+    scraped = '__name__=~".+", __name__!~".*:.*|ALERTS|ALERTS_FOR_STATE"'
+    assert prometheus.values(f'count by (job) ({{{scraped}, site=""}})', label="job") == {}
+    assert prometheus.values(f'count by (job) ({{{scraped}, site="centre"}})', label="job")
+
+
+def test_the_site_variable_lists_the_centre_and_the_site(remote_site: RemoteSite,
+                                                         prometheus: PrometheusClient) -> None:
+    prometheus.wait_until('up{job="node"}', lambda v: len(v) == 2, PATIENCE_S, label="site")
+    promql = PromQL(prometheus.url)
+    site_variables = [query for query in variable_queries() if query.name == "site"]
+    assert site_variables
+    for query in site_variables:
+        assert sorted(promql.evaluate_variable(query, WINDOW)) == sorted(["centre", SITE_NAME]), query
+
+
+# A dashboard's panels with the site variable set to one site, as a row repeated per site sets it (the
+# centre has no agent: its remote-write panels are empty, truthfully).
+NOT_AT = {"centre": {"Remote write rejected", "Remote write behind"}, SITE_NAME: set()}
+
+
+def site_panels(promql: PromQL, site: str) -> tuple[list[str], list[str]]:
+    """(panel queries without data, panel queries showing another site's series) with $site = `site`."""
+    empty, foreign = [], []
+    for query in panel_queries():
+        if query.variables.get("site") is None or query.panel in NOT_AT[site]:
+            continue
+        chosen = PanelQuery(query.dashboard, query.panel_id, query.panel, query.ref_id, query.expr, query.instant,
+                            query.range, {**query.variables, "site": grafana_regex_escape(site)})
+        results = promql.evaluate_panel(chosen, WINDOW)
+        if not results:
+            empty.append(str(query))
+        foreign += [f"{query}: {result['metric']}" for result in results
+                    if result["metric"].get("site", site) != site]
+    return empty, foreign
+
+
+@pytest.mark.parametrize("site", ["centre", SITE_NAME])
+def test_each_site_fills_the_site_dashboards_with_its_own_series(remote_site: RemoteSite,
+                                                                 prometheus: PrometheusClient, site: str) -> None:
+    """Every panel of a dashboard with the variable has data for the site chosen, and only that site's."""
+    promql = PromQL(prometheus.url)
+    deadline = time.monotonic() + PATIENCE_S  # rates need two of the site's scrapes after it started
+    while (found := site_panels(promql, site))[0] and time.monotonic() < deadline:
+        time.sleep(2)
+    empty, foreign = found
+    assert not empty, f"panels without data for site {site}:\n" + "\n".join(empty)
+    assert not foreign, f"panels showing another site than {site}:\n" + "\n".join(foreign)
+
+
 # (user, password) with None for the site's real password; None: no credentials at all.
 @pytest.mark.parametrize(("auth", "path", "method", "status"), [
     (None, "/api/v1/write", "POST", 401),
@@ -92,6 +151,10 @@ def test_a_cut_link_fires_site_silent_and_the_wal_fills_the_gap(
             f'ALERTS{{alertname="SiteSilent", alertstate="firing", site="{SITE_NAME}"}}', lambda v: len(v) == 1,
             240, label="site")
         assert firing == {SITE_NAME: 1.0}
+        # Its mail's panel link opens the Host dashboard on this site: Prometheus expanded the template.
+        alerts = httpx.get(prometheus.url + "/api/v1/alerts", timeout=10).json()["data"]["alerts"]
+        (silent,) = [a for a in alerts if a["labels"]["alertname"] == "SiteSilent" and a["state"] == "firing"]
+        assert silent["annotations"]["dashboard_url"].endswith(f"&var-site={SITE_NAME}"), silent["annotations"]
     finally:
         remote_site.restore()
     restored_at = time.time()
