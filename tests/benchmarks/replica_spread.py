@@ -14,7 +14,7 @@ import socket
 import urllib.request
 
 ROUTE = "/flights/{flight_number}"
-COUNT = re.compile(r'^http_request_duration_seconds_count\{([^}]*)\} (\S+)$', re.M)
+COUNT = re.compile(r'^http_request_duration_seconds_count\{(.*)\} (\S+)$', re.M)
 
 
 def replicas() -> list[str]:
