@@ -4,7 +4,7 @@ from grafana_foundation_sdk.builders import dashboard
 
 from .common import (RATE, REQUESTS, GREEN, RED, YELLOW, Q, bars_panel, counts, latency_axis, new_dashboard,
                      query_variable, right_axis, row, soft_range, stat_panel, status_colours, steps, threshold_lines, timeseries_panel)
-from .rules import slos_spec
+from .rules import condition, slos_spec
 
 API = 'job="api", instance=~"$instance"'
 ROUTES = f'{API}, handler=~"$handler"'
@@ -16,9 +16,10 @@ USERS = f'handler!~"{NOT_TRAFFIC}"'
 NOT_TRAFFIC_NAMES = f"^({NOT_TRAFFIC})$"
 ALL_USERS = f'job="api", {USERS}'
 
-# Replicas answering over replicas discovered (ApiDown at 0, ApiReplicaDown below 1). No replica
-# discovered at all: no data, shown as such.
-API_REPLICAS_UP = '(count(up{job="api"} == 1) or vector(0)) / count(up{job="api"})'
+# Replicas answering (their scrape and their own probe, as ApiReplicaDown judges each) over replicas
+# discovered (ApiDown at 0, ApiReplicaDown below 1). No replica discovered at all: no data, shown as such.
+REPLICA_HEALTH = condition("ApiReplicaDown").query
+API_REPLICAS_UP = f'(count({REPLICA_HEALTH} == 1) or vector(0)) / count(up{{job="api"}})'
 
 _LATENCY = slos_spec().slos[[slo.sli for slo in slos_spec().slos].index("latency")]
 _AVAILABILITY = slos_spec().slos[[slo.sli for slo in slos_spec().slos].index("availability")]
@@ -84,7 +85,7 @@ def _summary(board: dashboard.Dashboard) -> dashboard.Dashboard:
     return (
         board.with_row(row("Summary"))
         .with_panel(stat_panel(
-            "Replicas up", "Replicas answering Prometheus over replicas discovered: yellow when one is down "
+            "Replicas up", "Replicas answering Prometheus and their own probe over replicas discovered: yellow when one is down "
             "(ApiReplicaDown), red at none (ApiDown), no data when none is discovered.",
             [Q(API_REPLICAS_UP, "replicas", instant=True)], unit="percentunit",
             thresholds=steps((None, RED), (0.001, YELLOW), (1, GREEN)), no_value="none discovered"))

@@ -62,7 +62,7 @@ def _services(board: dashboard.Dashboard) -> dashboard.Dashboard:
         board.with_panel(text_panel("Promethoide", INTRO, height=2))
         .with_row(row("Services"))
         .with_panel(stat_panel(
-            "API replicas up", "Replicas answering Prometheus over replicas discovered: yellow when one is down "
+            "API replicas up", "Replicas answering Prometheus and their own probe over replicas discovered: yellow when one is down "
             "(ApiReplicaDown), red at none (ApiDown); no data when no replica is discovered at all.",
             [Q(API_REPLICAS_UP, "replicas", instant=True)], unit="percentunit", thresholds=REPLICAS,
             link=("API dashboard", dashboard_url("api")), width=4, no_value="none discovered"))

@@ -13,7 +13,10 @@ from .common import (GREEN, ORANGE, RED, UP_DOWN, YELLOW, Q, bars_panel, latency
                      row, soft_range, stat_panel, steps, threshold_lines, timeseries_panel)
 from .rules import condition
 
-PROBES = 'job="blackbox", instance=~"$target"'
+# Job "blackbox" probes URLs (the page, the API through Apache, /delay, SMTP); job "blackbox-api" each API
+# replica directly, its instance the replica's address (prometheus/prometheus.yml).
+JOBS = 'job=~"blackbox|blackbox-api"'
+PROBES = f'{JOBS}, instance=~"$target"'
 SLOW_PAGE = "http://apache:80/delay"
 NOT_SLOW_PAGE = f'{PROBES}, instance!="{SLOW_PAGE}"'
 # The objectives are the rules' thresholds (prometheus/alerts.yaml): OperatorPageSlow for the page,
@@ -85,7 +88,7 @@ def _durations(board: dashboard.Dashboard) -> dashboard.Dashboard:
             [Q(f'probe_dns_lookup_time_seconds{{{PROBES}}}', "{{instance}}")], "s", width=24, height=6))
         .with_panel(timeseries_panel(
             "Phases: $http_target", "Where the time goes: resolve, connect, tls, processing (the server), transfer.",
-            [Q(f'sum by (phase) (probe_http_duration_seconds{{job="blackbox", instance=~"$http_target"}})',
+            [Q(f'sum by (phase) (probe_http_duration_seconds{{{JOBS}, instance=~"$http_target"}})',
                "{{phase}}")], "s", stacked=True)
             .repeat("http_target").repeat_direction("h").max_per_row(2))
     )
@@ -95,11 +98,11 @@ def build() -> dashboard.Dashboard:
     """The probes dashboard."""
     board = new_dashboard(
         "probes", "Promethoide / Probes",
-        "HTTP probes from the blackbox exporter: the operator page, the API through Apache and directly, and the "
-        "deliberately slow page: success, status code, duration by phase, per target.",
-    ).with_variable(query_variable("target", "Target", 'label_values(probe_success{job="blackbox"}, instance)')
+        "HTTP probes from the blackbox exporter: the operator page, the API through Apache and each API replica "
+        "directly, and the deliberately slow page: success, status code, duration by phase, per target.",
+    ).with_variable(query_variable("target", "Target", f'label_values(probe_success{{{JOBS}}}, instance)')
                     ).with_variable(
         # The HTTP probes: the SMTP probe has no HTTP phases (its repeated panel had no data).
-        query_variable("http_target", "HTTP target", 'label_values(probe_http_duration_seconds{job="blackbox"}, instance)')
+        query_variable("http_target", "HTTP target", f'label_values(probe_http_duration_seconds{{{JOBS}}}, instance)')
         .hide(models.VariableHide.HIDE_VARIABLE))
     return _durations(_now(board))

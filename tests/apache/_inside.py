@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import os
 import shutil
 import signal
@@ -190,6 +191,61 @@ def chunked_post(path: str, size: int) -> int:
     return int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/") else 0
 
 
+def members_file_lists(path: Path, addrs: list[str], deadline: float) -> bool:
+    """Whether the entrypoint's members file comes to name exactly `addrs` before `deadline`."""
+    while time.monotonic() < deadline:
+        text = path.read_text() if path.exists() else ""
+        if sorted(re.findall(r'http://([0-9.]+):8000', text)) == sorted(addrs):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def served_by(count: int, path: str) -> list[str]:
+    """Which stand-in replica answered each of `count` requests through Apache."""
+    return [json.loads(request("GET", path)["body"] or "{}").get("replica", "?") for _ in range(count)]
+
+
+def balancer_phase(work: Path, serverroot: Path, hosts: Path, base_hosts: str, env: dict,
+                   backend_a: ThreadingHTTPServer, backend_b: ThreadingHTTPServer, result: dict) -> None:
+    """apache/entrypoint.sh around apache2, as the image runs it: the balancer's members follow "api"."""
+    probes = result["probes"]
+    members = serverroot / "logs" / "api-members.conf"
+    write_hosts(hosts, base_hosts, [API_A, API_B])
+    with open(work / "entrypoint.stdout", "wb") as out, open(work / "entrypoint.stderr", "wb") as err:
+        entrypoint = subprocess.Popen(
+            [str(APACHE_DIR / "entrypoint.sh"), apache2_binary(), "-d", str(serverroot), "-f", str(HTTPD_CONF),
+             "-DFOREGROUND"],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=err, env={**env, "API_DISCOVERY_INTERVAL_S": "1"},
+            cwd=serverroot,
+        )
+    try:
+        deadline = time.monotonic() + 60  # generous: only a discovery that never happens fails
+        probes["balancer_members_both"] = members_file_lists(members, [API_A, API_B], deadline)
+        wait_port(APACHE, 80, deadline)
+        probes["balancer_spread"] = served_by(20, "/api/flights/SP1")
+        # One replica gone from DNS: the members follow, with a graceful restart.
+        write_hosts(hosts, base_hosts, [API_B])
+        probes["balancer_members_after_change"] = members_file_lists(members, [API_B], time.monotonic() + 60)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and served_by(1, "/api/flights/SP2") != ["B"]:
+            time.sleep(0.2)
+        probes["balancer_after_change"] = served_by(10, "/api/flights/SP3")
+        # No replica at all: no members file, httpd.conf's own member "api" (unresolvable: an error).
+        write_hosts(hosts, base_hosts, [])
+        probes["balancer_members_none"] = members_file_lists(members, [], time.monotonic() + 60)
+        write_hosts(hosts, base_hosts, [API_A])
+    finally:
+        entrypoint.send_signal(signal.SIGTERM)
+        try:
+            entrypoint.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            entrypoint.kill()
+            entrypoint.wait(timeout=5)
+        result["entrypoint_exit"] = entrypoint.returncode
+        result["entrypoint_stderr"] = (work / "entrypoint.stderr").read_text("utf-8", "replace")
+
+
 def main() -> None:
     work = Path(sys.argv[1])
     serverroot = work / "serverroot"
@@ -329,6 +385,9 @@ def main() -> None:
                 apache.kill()
                 apache.wait(timeout=5)
         result["apache_exit"] = apache.returncode
+    try:
+        balancer_phase(work, serverroot, hosts, base_hosts, env, backend_a, backend_b, result)
+    finally:
         backend_a.shutdown()
         backend_b.shutdown()
         result["backend_seen"] = backend_a.seen + backend_b.seen

@@ -149,7 +149,7 @@ def test_the_page_knows_the_reasons_of_apaches_gateway_errors():
 
 def test_the_api_knows_the_prefix_apache_serves_it_under():
     """compose's ROOT_PATH for the api is the path Apache proxies to it (the docs and schema use it)."""
-    prefix = re.search(r'^\s*ProxyPass\s+"(/[^"]*)/"\s+"http://api:8000/"', HTTPD_CONF.read_text(), re.MULTILINE)
+    prefix = re.search(r'^\s*ProxyPass\s+"(/[^"]*)/"\s+"balancer://api/"', HTTPD_CONF.read_text(), re.MULTILINE)
     assert prefix is not None
     assert environment("api").get("ROOT_PATH") == prefix.group(1), "set ROOT_PATH in the api's compose environment"
 

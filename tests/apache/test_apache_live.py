@@ -328,3 +328,23 @@ def test_error_log_has_no_document_numbers(live):
 def test_apache_stopped_cleanly(live):
     assert live["apache_exit"] == 0
     assert live["leftovers"] == []
+
+
+def test_the_entrypoint_gives_the_balancer_every_replica_of_api(live):
+    """apache/entrypoint.sh around apache2: members from the lookup of "api", requests taken in turn."""
+    assert live["probes"]["balancer_members_both"]
+    spread = live["probes"]["balancer_spread"]
+    assert len(spread) == 20 and set(spread) == {"A", "B"}
+    assert min(spread.count("A"), spread.count("B")) >= 0.2 * len(spread), spread
+
+
+def test_the_balancer_follows_the_replicas(live):
+    """A replica gone from DNS leaves the members (graceful restart); none at all leaves no members file."""
+    assert live["probes"]["balancer_members_after_change"]
+    assert live["probes"]["balancer_after_change"] == ["B"] * 10
+    assert live["probes"]["balancer_members_none"]
+
+
+def test_the_entrypoint_stops_with_apache(live):
+    """SIGTERM to the entrypoint reaches httpd, and the entrypoint ends with httpd's status."""
+    assert live["entrypoint_exit"] == 0, live["entrypoint_stderr"]

@@ -38,7 +38,9 @@ def test_apache_exporter_reaches_the_internal_status_port() -> None:
 
 def test_apache_proxies_to_the_api() -> None:
     conf = (ROOT / "apache" / "httpd.conf").read_text()
-    targets = re.findall(r'^\s*ProxyPass\s+"?/api/"?\s+"?(http://[^"\s]+)', conf, re.M)
+    # /api/ goes to the balancer, whose member without the entrypoint's discovery is the service itself.
+    assert re.search(r'^\s*ProxyPass\s+"/api/"\s+"balancer://api/"', conf, re.M)
+    targets = re.findall(r'^\s*BalancerMember\s+"?(http://[^"\s]+)', conf, re.M)
     assert targets
     for target in targets:
         assert_reaches("apache", Endpoint.from_url(target))

@@ -91,8 +91,11 @@ def reads_a_site(selector: Selector) -> bool:
     (a site sends only what its agent scrapes) and does not pin site="centre"."""
     if OWN_SERIES.fullmatch(selector.metric) or selector.matches("site", "=", "centre"):
         return False
-    jobs = {value for label, op, value in selector.matchers if label == "job" and op == "="}
-    return not jobs or bool(jobs & SITE_JOBS)
+    # A job matcher, equality or regex (fully anchored, as PromQL's), admits a site's series only if it
+    # admits one of the site's jobs.
+    admits = {"=": lambda value, job: value == job, "=~": lambda value, job: re.fullmatch(value, job) is not None}
+    return all(any(admits[op](value, job) for job in SITE_JOBS)
+               for label, op, value in selector.matchers if label == "job" and op in admits)
 
 
 def reads_sites_without_the_variable(model: dict[str, Any]) -> list[str]:
@@ -227,3 +230,17 @@ def test_selectors_are_read_from_promql(expr: str, expected: list[tuple[str, tup
 def test_unreadable_matchers_are_an_error() -> None:
     with pytest.raises(QueryError):
         selectors('x{job=~$job}')
+
+
+@pytest.mark.parametrize(("matchers", "reads"), [
+    ((), True),
+    ((("job", "=", "node"),), True),
+    ((("job", "=", "api"),), False),
+    ((("job", "=~", "blackbox|blackbox-api"),), False),
+    ((("job", "=~", "node|api"),), True),
+    ((("job", "=~", "no"),), False),  # anchored: "no" does not match "node"
+    ((("job", "=~", ".+"),), True),
+    ((("job", "=", "node"), ("site", "=", "centre")), False),
+])
+def test_which_selectors_a_site_s_series_can_match(matchers: tuple[tuple[str, str, str], ...], reads: bool) -> None:
+    assert reads_a_site(Selector("node_load1", matchers)) is reads

@@ -225,7 +225,7 @@ def addresses(objects: list[Object]) -> list[tuple[str, Endpoint]]:
     (scrape_uri,) = [a for a in main_container(wl["apache-exporter"])["args"] if a.startswith("--scrape_uri=")]
     found.append(("apache-exporter", Endpoint.from_url(scrape_uri.split("=", 1)[1])))
     conf = (ROOT / "apache" / "httpd.conf").read_text()
-    found += [("apache", Endpoint.from_url(t)) for t in re.findall(r'^\s*ProxyPass\s+"?/api/"?\s+"?(http://[^"\s]+)', conf, re.M)]
+    found += [("apache", Endpoint.from_url(t)) for t in re.findall(r'^\s*BalancerMember\s+"?(http://[^"\s]+)', conf, re.M)]
     return found
 
 

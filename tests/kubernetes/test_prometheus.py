@@ -48,8 +48,12 @@ def jobs(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def test_it_differs_from_compose_only_in_how_the_api_and_node_exporter_are_found() -> None:
     compose, kubernetes = yaml.safe_load(COMPOSE_CONFIG.read_text()), rendered_config()
     rediscovered = generator().KUBERNETES_SD
-    assert set(rediscovered) == {"api", "node"}
+    assert set(rediscovered) == {"api", "blackbox-api", "node"}
     assert list(jobs(kubernetes)) == list(jobs(compose)), "same jobs, same order"
+    for name in rediscovered:
+        # A job's own relabelling (blackbox-api's probe URL and exporter) follows the discovery's, unchanged.
+        own = jobs(compose)[name].get("relabel_configs", [])
+        assert jobs(kubernetes)[name]["relabel_configs"][len(jobs(kubernetes)[name]["relabel_configs"]) - len(own):] == own
     for config in (compose, kubernetes):
         for name in rediscovered:
             job = jobs(config)[name]
@@ -72,7 +76,7 @@ def test_kubernetes_discovery_keeps_the_labels_compose_gives_the_targets(job_nam
     assert given == {"site": "centre"}
 
 
-@pytest.mark.parametrize("job_name", ["api", "node"])
+@pytest.mark.parametrize("job_name", ["api", "blackbox-api", "node"])
 def test_kubernetes_discovery_keeps_the_pods_that_serve_the_job(job_name: str) -> None:
     job = jobs(rendered_config())[job_name]
     (sd,) = job["kubernetes_sd_configs"]

@@ -14,7 +14,9 @@ COMPOSE = yaml.safe_load((ROOT / "prometheus" / "prometheus.yml").read_text())
 JOBS = {job["job_name"]: job for job in COMPOSE["scrape_configs"]}
 # The operator's Prometheus scrapes itself under its own job (kube-prometheus does).
 NOT_CARRIED = {"prometheus"}
-PROBE_JOBS = {name for name, job in JOBS.items() if job.get("metrics_path") == "/probe"}
+# Probes of fixed targets become Probes; job blackbox-api probes every API pod, which only a
+# ServiceMonitor finds (a Probe takes static targets or Ingresses).
+PROBE_JOBS = {name for name, job in JOBS.items() if job.get("metrics_path") == "/probe" and "static_configs" in job}
 
 
 def objects() -> list[Object]:

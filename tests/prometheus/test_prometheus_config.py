@@ -81,8 +81,30 @@ def test_probes_go_through_the_blackbox_exporter_to_services() -> None:
         for url in group["targets"]:
             assert_reaches("blackbox-exporter", Endpoint.from_url(url))
             probed.add(url)
-    assert {"http://apache:80/", "http://apache:80/delay", "http://api:8000/healthz"} <= probed
+    assert {"http://apache:80/", "http://apache:80/delay"} <= probed
     assert any(url.startswith("http://apache:80/api/") for url in probed)
+    # The API itself by one name would be whichever replica the lookup returned: job blackbox-api.
+    assert not any(Endpoint.from_url(url).host == "api" for url in probed)
+
+
+def test_every_api_replica_is_probed_as_itself() -> None:
+    job, api = scrape_configs()["blackbox-api"], scrape_configs()["api"]
+    assert job["dns_sd_configs"] == api["dns_sd_configs"], "the replicas job api scrapes"
+    assert job["metrics_path"] == "/probe"
+    modules = yaml.safe_load((ROOT / "blackbox" / "blackbox.yml").read_text())["modules"]
+    (module,) = job["params"]["module"]
+    assert modules[module]["prober"] == "http"
+    relabel = {r.get("target_label"): r for r in job["relabel_configs"]}
+    assert relabel["module"]["replacement"] == module
+    # instance is the replica's address, as job api's `up` has it (ApiReplicaDown joins them by it).
+    assert relabel["instance"]["source_labels"] == ["__address__"] and "replacement" not in relabel["instance"]
+    assert relabel["__param_target"]["replacement"] == "http://$1/healthz"
+    (sd,) = job["dns_sd_configs"]
+    for name in sd["names"]:
+        assert_reaches("blackbox-exporter", Endpoint(name, sd["port"]))
+    assert_reaches("prometheus", Endpoint.from_url(relabel["__address__"]["replacement"]))
+    order = [r.get("target_label") for r in job["relabel_configs"]]
+    assert order.index("instance") < order.index("__address__"), "instance taken before __address__ is the exporter"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -37,7 +37,9 @@ PUSHGATEWAY = 'job="pushgateway", instance="pushgateway:9091"'
 SMOKE = 'job="k6_smoke", scenario="web_workflow"'
 PAGE = 'job="blackbox", instance="http://apache:80/", module="http_2xx"'
 API_VIA_APACHE = 'job="blackbox", instance="http://apache:80/api/readyz", module="http_2xx"'
-HEALTHZ = 'job="blackbox", instance="http://api:8000/healthz", module="http_2xx"'
+# Each API replica's own /healthz probe (job blackbox-api): its instance is the replica's address.
+HEALTHZ = 'job="blackbox-api", instance="10.0.0.2:8000", module="http_2xx"'
+HEALTHZ_3 = 'job="blackbox-api", instance="10.0.0.3:8000", module="http_2xx"'
 DELAY = 'job="blackbox", instance="http://apache:80/delay", module="http_slow"'
 SMTP = 'job="blackbox", instance="mailpit:1025", module="smtp_banner"'
 
@@ -99,9 +101,20 @@ CASES: dict[str, list[Case]] = {
         Case("one replica of two up", {**up(API), **up('job="api", instance="10.0.0.3:8000"', value=0)}),
     ],
     "ApiReplicaDown": [
-        Case("one replica down", {**up(API), **up('job="api", instance="10.0.0.3:8000"', value=0)},
-             [labels('job="api", instance="10.0.0.3:8000"')]),
-        Case("every replica up", {**up(API), **up('job="api", instance="10.0.0.3:8000"')}),
+        Case("one replica not scraped", {**up(API), **up('job="api", instance="10.0.0.3:8000"', value=0)},
+             [{"instance": "10.0.0.3:8000"}]),
+        Case("one replica failing its own probe", {
+            **up(API, 'job="api", instance="10.0.0.3:8000"'),
+            f"probe_success{{{HEALTHZ}}}": constant(1), f"probe_success{{{HEALTHZ_3}}}": constant(0)},
+             [{"instance": "10.0.0.3:8000"}]),
+        # Both checks of one replica failing are one alert, not two.
+        Case("one replica neither scraped nor probed", {
+            **up(API), **up('job="api", instance="10.0.0.3:8000"', value=0),
+            f"probe_success{{{HEALTHZ}}}": constant(1), f"probe_success{{{HEALTHZ_3}}}": constant(0)},
+             [{"instance": "10.0.0.3:8000"}]),
+        Case("every replica up and passing its probe", {
+            **up(API, 'job="api", instance="10.0.0.3:8000"'),
+            f"probe_success{{{HEALTHZ}}}": constant(1), f"probe_success{{{HEALTHZ_3}}}": constant(1)}),
     ],
     "ApacheDown": [
         Case("Apache unreachable", {f"apache_up{{{APACHE}}}": constant(0), **up(APACHE)}, [labels(APACHE)]),
@@ -115,9 +128,12 @@ CASES: dict[str, list[Case]] = {
         Case("only the exporter down", up(POSTGRES, value=0)),
     ],
     "ProbeFailing": [
-        Case("the API's health check fails", {f"probe_success{{{HEALTHZ}}}": constant(0),
-                                              f"probe_success{{{PAGE}}}": constant(1)},
-             [labels(HEALTHZ, service="api")]),
+        # One replica's own probe failing is ApiReplicaDown's (the others serve), never a page.
+        Case("one API replica's own probe fails", {f"probe_success{{{HEALTHZ}}}": constant(0),
+                                                   f"probe_success{{{HEALTHZ_3}}}": constant(1),
+                                                   f"probe_success{{{PAGE}}}": constant(1),
+                                                   f"probe_success{{{API_VIA_APACHE}}}": constant(1)}),
+        Case("the operator page fails", {f"probe_success{{{PAGE}}}": constant(0)}, [labels(PAGE, service="apache")]),
         Case("the API through Apache fails", {f"probe_success{{{API_VIA_APACHE}}}": constant(0)},
              [labels(API_VIA_APACHE, service="apache")]),
         Case("every HTTP probe succeeds, the SMTP one fails (SmtpSinkDown's)", {

@@ -5,7 +5,7 @@ from tests.support.prometheus import PrometheusClient
 from tests.twin.stack import Twin
 
 JOBS = {"prometheus", "api", "postgres", "apache", "node", "pushgateway", "blackbox-exporter", "blackbox",
-        "alertmanager", "grafana"}
+        "blackbox-api", "alertmanager", "grafana"}
 # The twin has no Grafana (not packaged): its job scrapes an address where nothing listens.
 DOWN_IN_THE_TWIN = {"grafana"}
 
@@ -17,7 +17,8 @@ def test_every_target_is_up_under_its_job(twin: Twin, prometheus: PrometheusClie
     )
     jobs = prometheus.values("count by (job) (up)", label="job")
     assert set(jobs) == set(up) == JOBS
-    assert jobs["blackbox"] == 5
+    assert jobs["blackbox"] == 4
+    assert jobs["blackbox-api"] == len(twin.addresses["api"])
     assert jobs["grafana"] == 1 and prometheus.values('up{job="grafana"}') == {"grafana:3000": 0.0}
 
 
@@ -35,12 +36,19 @@ def test_each_exporter_reports_its_service(prometheus: PrometheusClient) -> None
 
 
 def test_probes_of_the_page_the_api_and_the_smtp_sink_succeed(prometheus: PrometheusClient) -> None:
-    wanted = {"http://apache:80/", "http://apache:80/api/readyz", "http://api:8000/healthz", "http://apache:80/delay",
-              "mailpit:1025"}
+    wanted = {"http://apache:80/", "http://apache:80/api/readyz", "http://apache:80/delay", "mailpit:1025"}
     success = prometheus.wait_until(
         'probe_success{job="blackbox"}', lambda v: set(v) == wanted and all(v.values()), PATIENCE_S
     )
     assert set(success.values()) == {1.0}
+
+
+def test_every_api_replica_is_probed_as_itself(twin: Twin, prometheus: PrometheusClient) -> None:
+    """One probe per replica, whose instance is the replica's address as in job api's `up`."""
+    replicas = {f"{address}:8000" for address in twin.addresses["api"]}
+    success = prometheus.wait_until('probe_success{job="blackbox-api"}',
+                                    lambda v: set(v) == replicas and all(v.values()), PATIENCE_S)
+    assert set(success) == set(prometheus.values('up{job="api"}')) == replicas
 
 
 def test_the_slow_page_is_at_least_as_slow_as_configured(twin: Twin, prometheus: PrometheusClient) -> None:

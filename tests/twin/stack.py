@@ -281,7 +281,9 @@ class Twin:
                     link.parent.mkdir(parents=True, exist_ok=True)
                     if not link.is_symlink():
                         link.symlink_to(native)
-            return [_binary("apache2"), "-d", str(serverroot), "-f", str(ROOT / "apache" / "httpd.conf"), "-DFOREGROUND"], serverroot
+            # The image's entrypoint (the API balancer's members) around its command, from ServerRoot.
+            return [str(ROOT / "apache" / "entrypoint.sh"), _binary("apache2"), "-d", str(serverroot),
+                    "-f", str(ROOT / "apache" / "httpd.conf"), "-DFOREGROUND"], serverroot
         if name == "k6":
             return [sys.executable, str(ROOT / "k6-pycron" / "scheduler.py")], ROOT / "k6-pycron"
         if name in ENTRYPOINT_BINARIES:
