@@ -148,8 +148,8 @@ def backup_project(project: Path) -> Path:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["restore"], "restore: give one backup directory (use: restore DIR)"),
-        (["restore", "a", "b"], "restore: give one backup directory (use: restore DIR)"),
+        (["restore"], "restore: give one backup directory (use: restore [--check] DIR)"),
+        (["restore", "a", "b"], "restore: give one backup directory (use: restore [--check] DIR)"),
         (["restore", "{project}/no-such-dir"], "restore: {project}/no-such-dir is not a directory"),
         (["restore", "{project}/backups/promethoide-20261129T070000Z.partial"], "is an incomplete backup (.partial): refused"),
         (["restore", "{project}/backups/empty"], "has no SHA256SUMS: not a complete backup, refused"),
