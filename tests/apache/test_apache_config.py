@@ -157,8 +157,11 @@ def test_the_api_knows_the_prefix_apache_serves_it_under():
 def test_trace_is_off_but_where_the_api_answers_it():
     text = HTTPD_CONF.read_text()
     assert re.findall(r"^\s*TraceEnable\s+(\w+)", text, re.MULTILINE) == ["Off", "On"]
-    port80 = text[text.index("<VirtualHost *:80>"):text.index("</VirtualHost>")]
-    assert re.search(r"^\s*TraceEnable On\s*$", port80, re.MULTILINE)
+    # The page's site (ports 80 and 443) is the PageSite macro; port 8081 keeps the global Off.
+    site = text[text.index("<Macro PageSite"):text.index("</Macro>")]
+    assert re.search(r"^\s*TraceEnable On\s*$", site, re.MULTILINE)
+    port8081 = text[text.index("<VirtualHost *:8081>"):]
+    assert "TraceEnable" not in port8081
 
 
 def test_config_hardening_directives():
