@@ -25,6 +25,15 @@ UNKNOWN_FLIGHTS = Counter(
     "immigration_unknown_flights_total", "Flight numbers that matched no flight, by where they were checked.", ["source"]
 )
 
+SIGN_IN_OUTCOMES = ("success", "bad_credentials", "locked_out")
+SIGN_INS = Counter(
+    "immigration_sign_ins_total",
+    "Operator sign-ins, by outcome (success, bad_credentials, locked_out); never by user name.",
+    ["outcome"],
+)
+for _outcome in SIGN_IN_OUTCOMES:  # every outcome is a series from the start: rate() sees the first failure
+    SIGN_INS.labels(outcome=_outcome)
+
 
 # The `handler` label of every request that matched no route: a scanner's burst of 404s is one series,
 # not one per path (the instrumentator's own value for untemplated requests).
@@ -57,3 +66,8 @@ def instrument(app: FastAPI) -> None:
 def count_refusal(reason: str, *, dry_run: bool) -> None:
     """Count a refused entry."""
     REFUSALS.labels(reason=reason, dry_run=str(dry_run).lower()).inc()
+
+
+def count_sign_in(outcome: str) -> None:
+    """Count a sign-in by its outcome (one of SIGN_IN_OUTCOMES)."""
+    SIGN_INS.labels(outcome=outcome).inc()
