@@ -62,6 +62,7 @@ _tls_pair_matches() {
 tls_install() {
     local dir=$1 cert=$2 key=$3
     shift 3
+    mkdir -p "$dir"
     command -v openssl >/dev/null 2>&1 || {
         echo "TLS needs openssl on this machine (Debian/Ubuntu: apt-get install openssl)" >&2
         return 1

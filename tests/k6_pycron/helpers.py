@@ -3,6 +3,7 @@
 import importlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -208,12 +209,18 @@ FLIGHTS = {
 }
 
 
+# The smoke test's account (SMOKE_TEST_USERNAME / SMOKE_TEST_PASSWORD in the scheduler's environment).
+SMOKE_ACCOUNT = ("smoke-test", "smoke-secret")
+SESSION_COOKIE = "promethoide_session"
+
+
 class ApiStub:
-    """Shared state of the contract stub: request log and fault switches."""
+    """Shared state of the contract stub: request log, sessions and fault switches."""
 
     def __init__(self):
-        """No faults, empty log."""
+        """No faults, empty log, nobody signed in."""
         self.requests = []
+        self.sessions = set()
         self.broken = False
         self.slow = threading.Event()
         self.release = threading.Event()
@@ -238,12 +245,24 @@ def make_handler(stub):
         def _error(self, status, detail, reason):
             self._send(status, {"detail": detail, "reason": reason})
 
+        def _session(self):
+            """The session token the request's cookie names, if it is a live one."""
+            for part in self.headers.get("Cookie", "").split(";"):
+                name, _, value = part.strip().partition("=")
+                if name == SESSION_COOKIE and value in stub.sessions:
+                    return value
+            return None
+
         def do_GET(self):
             stub.requests.append(("GET", self.path))
             if stub.slow.is_set():
                 stub.release.wait(30)
             path = urlsplit(self.path).path
-            if path == "/":
+            if path.startswith("/api/") and self._session() is None:
+                self._error(401, "sign in first", "not_signed_in")
+            elif path == "/api/auth/me":
+                self._send(200, {"username": SMOKE_ACCOUNT[0], "role": "officer"})
+            elif path == "/":
                 self._send(200, "<!doctype html><html><body><h1>Immigration operator</h1></body></html>",
                            "text/html")
             elif path.startswith("/api/dni/"):
@@ -269,7 +288,29 @@ def make_handler(stub):
                 body = json.loads(self.rfile.read(length) or b"{}")
             except ValueError:
                 return self._error(422, "invalid json", "invalid_body")
-            if urlsplit(self.path).path != "/api/immigration":
+            path = urlsplit(self.path).path
+            if path == "/api/auth/sign-in":
+                if (body.get("username"), body.get("password")) != SMOKE_ACCOUNT:
+                    return self._error(401, "wrong user name or password", "bad_credentials")
+                token = secrets.token_urlsafe(32)
+                stub.sessions.add(token)
+                data = json.dumps({"username": SMOKE_ACCOUNT[0], "role": "officer"}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Set-Cookie", f"{SESSION_COOKIE}={token}; HttpOnly; Path=/; SameSite=Strict")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return None
+            if self._session() is None:
+                return self._error(401, "sign in first", "not_signed_in")
+            if path == "/api/auth/sign-out":
+                stub.sessions.discard(self._session())
+                self.send_response(204)
+                self.send_header("Set-Cookie", f"{SESSION_COOKIE}=; Max-Age=0; HttpOnly; Path=/; SameSite=Strict")
+                self.end_headers()
+                return None
+            if path != "/api/immigration":
                 return self._error(404, "not found", "not_found")
             if body.get("dni") in LISTED:
                 return self._error(403, "person is on the Interpol list", "interpol_hit")

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from .helpers import WORKFLOW_SCRIPT, free_port, run_scheduler, wait_for, write_config
+from .helpers import SMOKE_ACCOUNT, WORKFLOW_SCRIPT, free_port, run_scheduler, wait_for, write_config
 
 SCENARIO = "web_workflow"
 M = "k6_smoke_"
@@ -24,7 +24,8 @@ def _k6_config(tmp_path, script=WORKFLOW_SCRIPT, **schedule):
 @pytest.fixture
 def env(base_env, pushgateway, api_stub):
     """Scheduler environment pointing at the real Pushgateway and the API stand-in."""
-    return {**base_env, "PUSHGATEWAY_URL": pushgateway.url, "BASE_URL": api_stub.url}
+    return {**base_env, "PUSHGATEWAY_URL": pushgateway.url, "BASE_URL": api_stub.url,
+            "SMOKE_TEST_USERNAME": SMOKE_ACCOUNT[0], "SMOKE_TEST_PASSWORD": SMOKE_ACCOUNT[1]}
 
 
 def _once(tmp_path, env, **kw):
@@ -43,8 +44,10 @@ def test_successful_run_is_pushed(tmp_path, env, pushgateway, api_stub):
     assert set(values) >= FULL_SET
     assert values[M + "success"] == 1 and values[M + "exit_code"] == 0
     assert values[M + "checks_failed"] == 0 and values[M + "checks_passed"] >= 10
-    # k6 counted exactly the requests the stand-in received: all seven steps ran.
-    assert values[M + "http_requests"] == len(api_stub.requests) == 7
+    # k6 counted exactly the requests the stand-in received: all eleven steps ran (a refused anonymous
+    # lookup, sign-in, the page, four lookups, two dry runs, sign-out and the check that it held).
+    assert values[M + "http_requests"] == len(api_stub.requests) == 11
+    assert api_stub.sessions == set()  # signed out at the end
     # Expected 404/403 answers are not failures.
     assert values[M + "http_req_failed_ratio"] == 0
     assert 0 < values[M + "http_req_duration_p95_seconds"] <= values[M + "run_duration_seconds"]
