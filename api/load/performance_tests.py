@@ -5,6 +5,11 @@
 The day lasts LOAD_TEST_DURATION seconds (default 300) and the busiest hour has LOAD_TEST_PEAK_USERS
 operators (default 20); the run ends by itself at the end of the day, and exits non-zero if any request
 failed. Registrations use fresh travellers, so the test can run again and again on the same database.
+
+Every simulated operator signs in first, all with the one account LOAD_TEST_USERNAME / LOAD_TEST_PASSWORD
+(from .env; ./run.sh creates it), each with a session of its own (the cookie lives in the user's own
+client), and signs out when it stops. A user whose session ends meanwhile (401 session_expired or
+not_signed_in) signs in again, and that request counts as failed.
 """
 
 import math
@@ -15,6 +20,9 @@ import uuid
 from locust import FastHttpUser, LoadTestShape, between, events, task
 
 DURATION_S = float(os.environ.get("LOAD_TEST_DURATION", "300"))
+USERNAME = os.environ.get("LOAD_TEST_USERNAME", "")
+PASSWORD = os.environ.get("LOAD_TEST_PASSWORD", "")
+SIGNED_OUT_REASONS = ("not_signed_in", "session_expired")
 PEAK_USERS = int(os.environ.get("LOAD_TEST_PEAK_USERS", "20"))
 
 LISTED_DOCUMENTS = ("12345678A", "87654321B")
@@ -51,19 +59,36 @@ class Operator(FastHttpUser):
 
     wait_time = between(0.05, 0.3)
 
+    def on_start(self) -> None:
+        self.sign_in()
+
+    def on_stop(self) -> None:
+        with self.client.post("/auth/sign-out", name="/auth/sign-out", catch_response=True) as response:
+            expect(response, 204)
+
+    def sign_in(self) -> None:
+        """Open this user's session; a refusal fails the request (and every later one, with 401)."""
+        credentials = {"username": USERNAME, "password": PASSWORD}
+        with self.client.post("/auth/sign-in", json=credentials, name="/auth/sign-in", catch_response=True) as response:
+            expect(response, 200)
+
     @task(5)
     def check_document(self) -> None:
         listed = random.random() < 0.05
         dni = random.choice(LISTED_DOCUMENTS) if listed else fresh_document()
         with self.client.get(f"/dni/{dni}", name="/dni/{dni}", catch_response=True) as response:
-            expect(response, 200 if listed else 404)
+            signed_out = expect(response, 200 if listed else 404)
+        if signed_out:
+            self.sign_in()
 
     @task(3)
     def check_flight(self) -> None:
         known = random.random() < 0.9
         flight = random.choice(KNOWN_FLIGHTS if known else UNKNOWN_FLIGHTS)
         with self.client.get(f"/flights/{flight}", name="/flights/{flight_number}", catch_response=True) as response:
-            expect(response, 200 if known else 404)
+            signed_out = expect(response, 200 if known else 404)
+        if signed_out:
+            self.sign_in()
 
     @task(2)
     def register_traveller(self) -> None:
@@ -75,15 +100,33 @@ class Operator(FastHttpUser):
             "flight_number": random.choice(KNOWN_FLIGHTS),
         }
         with self.client.post("/immigration", json=entry, name="/immigration", catch_response=True) as response:
-            expect(response, 201)
+            signed_out = expect(response, 201)
+        if signed_out:
+            self.sign_in()
 
 
-def expect(response, status: int) -> None:  # type: ignore[no-untyped-def]  # locust's response type is private
-    """Mark a request failed unless it got the expected status (a 404 can be the right answer)."""
+def expect(response, status: int) -> bool:  # type: ignore[no-untyped-def]  # locust's response type is private
+    """Mark a request failed unless it got the expected status (a 404 can be the right answer).
+
+    The failure names the API's reason ({detail, reason}) when it gave one: "expected 200, got 401
+    not_signed_in" tells a missing account from a broken lookup. Returns whether the answer said the
+    session is gone (401 not_signed_in or session_expired), so the caller signs in again.
+    """
     if response.status_code == status:
         response.success()
-    else:
-        response.failure(f"expected {status}, got {response.status_code}")
+        return False
+    reason = _reason(response)
+    response.failure(f"expected {status}, got {response.status_code} {reason}".rstrip())
+    return response.status_code == 401 and reason in SIGNED_OUT_REASONS
+
+
+def _reason(response) -> str:  # type: ignore[no-untyped-def]
+    """The `reason` of an error answer, or ""."""
+    try:
+        body = response.json()
+    except Exception:  # noqa: BLE001 - any undecodable body simply has no reason
+        return ""
+    return str(body.get("reason", "")) if isinstance(body, dict) else ""
 
 
 @events.quitting.add_listener

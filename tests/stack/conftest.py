@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.support.alertmanager import AlertmanagerClient
 from tests.support.mail import Inbox
@@ -18,7 +18,11 @@ from tests.twin.stack import Twin
 K6_INTERVAL_S = 8
 # .env settings the twin changes, as an operator could: a changed alert group is mailed again after
 # 15 s rather than 5 min, so a resolved mail follows the repair within the test's patience.
-TWIN_SETTINGS = {"ALERT_GROUP_INTERVAL": "15s"}
+# BIND_ADDRESS beyond loopback: Apache serves its published port (443) over HTTPS with the self-signed
+# pair ./run.sh's apache/tls.sh creates (port 80 inside stays plain HTTP for the probes and k6).
+TWIN_SETTINGS = {"ALERT_GROUP_INTERVAL": "15s", "BIND_ADDRESS": "0.0.0.0"}
+# The officer the browser tests sign in as (created with the API's CLI, as `./run.sh operator add` does).
+OFFICER = ("desk-officer", "correct horse battery staple")
 # A loopback address no twin service takes (the twin's start at 127.0.0.20).
 HEARTBEAT_ADDRESS = "127.0.0.5"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -104,9 +108,19 @@ def browser(twin: Twin) -> Iterator[Browser]:
             launched.close()
 
 
+@pytest.fixture(scope="session")
+def officer(twin: Twin) -> tuple[str, str]:
+    """An officer's user name and password."""
+    twin.ensure_operator(*OFFICER)
+    return OFFICER
+
+
 @pytest.fixture
-def page(browser: Browser, twin: Twin, artifacts: Path, request: pytest.FixtureRequest) -> Iterator[Page]:
-    """The operator page, freshly loaded; a screenshot of the outcome is saved after each test."""
+def signed_out_page(browser: Browser, twin: Twin, artifacts: Path, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """The operator page, freshly loaded in a new browser context (no cookie): the sign-in form.
+
+    A screenshot of the outcome is saved after each test.
+    """
     context = browser.new_context()
     tab = context.new_page()
     tab.goto(twin.url("apache", "/"))
@@ -115,3 +129,19 @@ def page(browser: Browser, twin: Twin, artifacts: Path, request: pytest.FixtureR
     finally:
         tab.screenshot(path=str(artifacts / f"{request.node.name}.png"), full_page=True)
         context.close()
+
+
+def sign_in(page: Page, username: str, password: str) -> None:
+    """Fill in the sign-in form and submit it (Enter)."""
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.keyboard.press("Enter")
+
+
+@pytest.fixture
+def page(signed_out_page: Page, officer: tuple[str, str]) -> Page:
+    """The operator page, signed in as the officer, at the first step."""
+    sign_in(signed_out_page, *officer)
+    expect(signed_out_page.locator("#app")).to_be_visible()
+    expect(signed_out_page.locator("#operator")).to_have_text(officer[0])
+    return signed_out_page

@@ -20,7 +20,9 @@ def test_a_load_run_through_apache_has_no_failures_and_is_counted(
     prometheus.wait_until('up{job="api"}', lambda v: len(v) == 2 and all(v.values()), 4 * scrape_interval_s)
     time.sleep(scrape_interval_s)  # a scrape after the last request before the run
     before = sum(prometheus.values(API_REQUESTS).values())
-    env = {**os.environ, "LOAD_TEST_DURATION": "20", "LOAD_TEST_PEAK_USERS": "10"}
+    # Every user signs in with .env's load-test account (the twin ensured it, as ./run.sh does).
+    env = {**os.environ, "LOAD_TEST_DURATION": "20", "LOAD_TEST_PEAK_USERS": "10",
+           "LOAD_TEST_USERNAME": twin.env["LOAD_TEST_USERNAME"], "LOAD_TEST_PASSWORD": twin.env["LOAD_TEST_PASSWORD"]}
     result = subprocess.run(
         [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", twin.url("apache", "/api"), "--headless",
          "--only-summary", "--csv", str(tmp_path / "run")],
@@ -32,6 +34,11 @@ def test_a_load_run_through_apache_has_no_failures_and_is_counted(
     sent = int(total["Request Count"])
     assert int(total["Failure Count"]) == 0
     assert sent > 200
+    with (tmp_path / "run_stats.csv").open() as stats:
+        by_name = {row["Name"]: row for row in csv.DictReader(stats)}
+    # Each simulated operator signed in (several at once, one account) and out again; none was refused.
+    assert int(by_name["/auth/sign-in"]["Request Count"]) >= 2
+    assert int(by_name["/auth/sign-out"]["Request Count"]) >= 1
     # The smoke test adds a few requests of its own; the load must all be there.
     counted = prometheus.wait_until(API_REQUESTS, lambda v: sum(v.values()) - before >= sent, 3 * scrape_interval_s)
     assert sum(counted.values()) - before < sent * 1.2
