@@ -101,15 +101,44 @@ check_smtp_settings() {
 read. Rename these lines in .env (see .example.env, "Alerts and e-mail"), then run ./run.sh again:\n%s' "$renames")"
 }
 
+# Beyond loopback (BIND_ADDRESS), the published ports are reachable from the network: the page is
+# served over HTTPS (apache/tls.sh: .env's TLS_CERT_FILE/TLS_KEY_FILE, or a self-signed pair), and the
+# Alertmanager and Mailpit UIs ask for MONITORING_UI_USERNAME/PASSWORD (alertmanager/ui-auth.sh,
+# hashed with htpasswd from the apache image: the host needs no tool for it). On loopback, both are
+# removed again. Needs the images built.
+secure_published_ports() {
+    local bind user names
+    # shellcheck disable=SC1091 # both are checked on their own
+    . apache/tls.sh
+    # shellcheck disable=SC1091
+    . alertmanager/ui-auth.sh
+    bind=$(env_value BIND_ADDRESS)
+    if ! tls_wanted "$bind"; then
+        tls_remove apache/tls
+        ui_auth_remove
+        return
+    fi
+    names=("$(hostname -f 2>/dev/null || hostname)" "$(hostname)" localhost)
+    [[ $bind == 0.0.0.0 || $bind == "::" ]] || names=("$bind" "${names[@]}")
+    tls_install apache/tls "$(env_value TLS_CERT_FILE)" "$(env_value TLS_KEY_FILE)" "${names[@]}" ||
+        die "cannot serve the page over HTTPS (see above); fix TLS_CERT_FILE/TLS_KEY_FILE in .env"
+    user=$(env_value MONITORING_UI_USERNAME)
+    ui_auth_install "$user" "$(env_value MONITORING_UI_PASSWORD)" \
+        docker compose run --rm --no-deps -T --entrypoint htpasswd apache -niBC 10 "$user" ||
+        die "cannot set up the monitoring UIs' basic auth (see above)"
+    echo "Alertmanager and Mailpit ask for user '$user' and MONITORING_UI_PASSWORD from .env."
+}
+
 print_urls() {
-    local host port
+    local host port scheme=http
     host=$(env_value BIND_ADDRESS)
+    [ -s apache/tls/cert.pem ] && scheme=https
     [[ -z $host || $host == 0.0.0.0 ]] && host=localhost
     port=$(env_value APACHE_PORT)
     cat <<TXT
 
 Promethoide is up.
-  Operator page  http://$host:${port:-8080}
+  Operator page  $scheme://$host:${port:-8080}
   Grafana        http://$host:3000   user: $(env_value GF_SECURITY_ADMIN_USER)  password: $(env_value GF_SECURITY_ADMIN_PASSWORD)
   Prometheus     http://$host:9090
   Alertmanager   http://$host:9093   (alerts being mailed, silences)
@@ -123,6 +152,7 @@ up() {
     create_env
     check_smtp_settings
     docker compose build
+    secure_published_ports
     docker compose up -d --wait --wait-timeout 300
     print_urls
 }

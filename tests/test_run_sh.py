@@ -12,12 +12,18 @@ import pytest
 from tests.support.compose import services
 
 ROOT = Path(__file__).resolve().parents[1]
+SOURCED = ("apache/tls.sh", "alertmanager/ui-auth.sh")
 
 FAKE_DOCKER = """#!/bin/sh
 echo "$*" >> "$DOCKER_CALLS"
 case "$*" in
     "compose version --short") echo "${FAKE_COMPOSE_VERSION:-2.40.3}" ;;
     "network inspect bridge "*) printf '%s\n' "${FAKE_BRIDGE_GATEWAY-172.17.0.1}" ;;
+    # htpasswd from the apache image: this machine's (Debian's apache2-utils), same program.
+    "compose run "*"--entrypoint htpasswd apache "*)
+        while [ "$1" != apache ]; do shift; done
+        shift
+        exec htpasswd "$@" ;;
 esac
 exit 0
 """
@@ -28,6 +34,10 @@ def project(tmp_path: Path) -> Path:
     """A copy of run.sh and .example.env, and a bin/ directory for the stand-in docker."""
     shutil.copy(ROOT / "run.sh", tmp_path / "run.sh")
     shutil.copy(ROOT / ".example.env", tmp_path / ".example.env")
+    # The files run.sh sources on every start (TLS and the UIs' basic auth beyond loopback).
+    for script in SOURCED:
+        (tmp_path / script).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / script, tmp_path / script)
     (tmp_path / "bin").mkdir()
     return tmp_path
 
@@ -113,11 +123,12 @@ def test_the_printed_urls_are_the_published_ports(project: Path) -> None:
 
 
 def test_an_existing_env_is_never_overwritten(project: Path) -> None:
-    (project / ".env").write_text("POSTGRES_PASSWORD=mine\nBIND_ADDRESS=0.0.0.0\n")
+    settings = "POSTGRES_PASSWORD=mine\nBIND_ADDRESS=0.0.0.0\nMONITORING_UI_USERNAME=admin\nMONITORING_UI_PASSWORD=pw\n"
+    (project / ".env").write_text(settings)
     result = run(project)
     assert result.returncode == 0, result.stderr
-    assert (project / ".env").read_text() == "POSTGRES_PASSWORD=mine\nBIND_ADDRESS=0.0.0.0\n"
-    assert "http://localhost:8080" in result.stdout
+    assert (project / ".env").read_text() == settings
+    assert "https://localhost:8080" in result.stdout  # beyond loopback: HTTPS (tests/test_run_sh_tls.py)
 
 
 def test_load_runs_locust_inside_the_api_container_through_apache(project: Path) -> None:
