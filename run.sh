@@ -172,8 +172,11 @@ case "${1:-up}" in
     status) docker compose ps ;;
     load)
         shift
-        docker compose exec api locust -f load/performance_tests.py --host http://apache:80/api \
-            --headless --only-summary "$@"
+        # Locust signs in with .env's load-test account; the values go by name (-e VAR), not on the
+        # command line.
+        LOAD_TEST_USERNAME=$(env_value LOAD_TEST_USERNAME) LOAD_TEST_PASSWORD=$(env_value LOAD_TEST_PASSWORD) \
+            docker compose exec -e LOAD_TEST_USERNAME -e LOAD_TEST_PASSWORD api \
+            locust -f load/performance_tests.py --host http://apache:80/api --headless --only-summary "$@"
         ;;
     backup | restore) backup_command "$@" ;;
     *) die "unknown command '$1' (use: up, down, logs, status, load, backup, restore)" ;;

@@ -15,6 +15,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SOURCED = ("apache/tls.sh", "alertmanager/ui-auth.sh")
 
 FAKE_DOCKER = """#!/bin/sh
+if [ -n "${LOAD_TEST_USERNAME:-}" ]; then
+    echo "env LOAD_TEST_USERNAME=$LOAD_TEST_USERNAME LOAD_TEST_PASSWORD=$LOAD_TEST_PASSWORD" >> "$DOCKER_CALLS"
+fi
 echo "$*" >> "$DOCKER_CALLS"
 case "$*" in
     "compose version --short") echo "${FAKE_COMPOSE_VERSION:-2.40.3}" ;;
@@ -132,8 +135,15 @@ def test_an_existing_env_is_never_overwritten(project: Path) -> None:
 
 
 def test_load_runs_locust_inside_the_api_container_through_apache(project: Path) -> None:
-    assert run(project, "load", "--users", "5").returncode == 0
-    assert calls(project)[-1].startswith("compose exec api locust -f load/performance_tests.py --host http://apache:80/api")
+    assert run(project).returncode == 0  # creates .env
+    result = run(project, "load", "--users", "5")
+    assert result.returncode == 0, result.stderr
+    env = dict(re.findall(r"(LOAD_TEST_\w+)=(\S+)", (project / ".env").read_text()))
+    # The load-test account goes by name into the container's environment, never on the command line.
+    assert calls(project)[-2] == f"env LOAD_TEST_USERNAME={env['LOAD_TEST_USERNAME']} LOAD_TEST_PASSWORD={env['LOAD_TEST_PASSWORD']}"
+    assert env["LOAD_TEST_PASSWORD"] not in calls(project)[-1]
+    assert calls(project)[-1].startswith("compose exec -e LOAD_TEST_USERNAME -e LOAD_TEST_PASSWORD api locust -f "
+                                         "load/performance_tests.py --host http://apache:80/api")
     assert calls(project)[-1].endswith("--users 5")
 
 
