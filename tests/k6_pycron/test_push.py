@@ -156,3 +156,14 @@ def test_run_cut_by_shutdown_is_not_pushed(tmp_path, env, pushgateway, api_stub,
     assert proc.wait(30) == 0
     assert "push skipped task=web_workflow reason=shutdown" in proc.output()
     assert pushgateway.group() == {}
+
+
+@pytest.mark.parametrize("password", ["wrong-password", ""])
+def test_a_refused_sign_in_fails_the_run_and_stops_it(tmp_path, env, pushgateway, api_stub, password):
+    """Without a valid session nothing else is worth checking: the run fails and stops after the sign-in."""
+    result, _, _ = _once(tmp_path, {**env, "SMOKE_TEST_PASSWORD": password})
+    assert result.returncode != 0
+    values = pushgateway.values(SCENARIO)
+    assert values[M + "success"] == 0
+    assert values[M + "checks_failed"] >= 1
+    assert [path for _, path in api_stub.requests] == ["/api/flights/AA123", "/api/auth/sign-in"]
