@@ -60,8 +60,7 @@ CREATE TABLE sessions (
     operator_id  integer     NOT NULL REFERENCES operators (id),
     created_at   timestamptz NOT NULL DEFAULT now(),
     last_seen_at timestamptz NOT NULL DEFAULT now(),
-    expires_at   timestamptz NOT NULL,
-    CHECK (expires_at > created_at)
+    expires_at   timestamptz NOT NULL
 );
 CREATE INDEX sessions_operator_id_idx ON sessions (operator_id);
 

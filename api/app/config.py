@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     session_idle_timeout_s: int = Field(default=15 * 60, ge=10, le=24 * 3600)
     session_touch_interval_s: int = Field(default=60, ge=0, le=3600)
     # Mark the cookie Secure even when the request came over plain HTTP (it is always marked Secure when
-    # it came over HTTPS: X-Forwarded-Proto from a proxy in FORWARDED_ALLOW_IPS, or TLS to uvicorn).
+    # it came over HTTPS: the proxy's X-Forwarded-Proto says https).
     session_cookie_secure: bool = False
     # Origins besides the request's own (scheme://Host) that may send state-changing requests, comma
     # separated, e.g. "https://checkpoint.example.org". Empty: the API's own origin only.

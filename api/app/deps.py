@@ -23,7 +23,9 @@ from app.errors import ApiError
 
 # The session cookie, declared as an OpenAPI security scheme (so the schema says which routes need it).
 # auto_error=False: a missing cookie is our own 401 `not_signed_in`, in the `{detail, reason}` shape.
-session_cookie = APIKeyCookie(name=auth.SESSION_COOKIE, auto_error=False, description="Set by POST /auth/sign-in")
+session_cookie = APIKeyCookie(
+    name=auth.SESSION_COOKIE, scheme_name="SessionCookie", auto_error=False, description="Set by POST /auth/sign-in"
+)
 
 _SESSION_DETAILS = {
     "not_signed_in": "Sign in first.",
@@ -91,9 +93,22 @@ async def auditor(request: Request, db: Db, operator: CurrentOperator) -> Audito
 Audit = Annotated[Auditor, Depends(auditor)]
 
 
+def request_scheme(request: Request) -> str:
+    """The scheme the browser used: the proxy's X-Forwarded-Proto (Apache sets it), else the request's own.
+
+    Taken from the header whoever sent it: a browser cannot set it on another site's behalf (it is no
+    CORS-safelisted header, and the API answers no preflight), and a client that sets it on its own
+    request only changes what it is told (its own cookie's Secure flag, its own Origin's comparison).
+    """
+    forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    return forwarded if forwarded in ("http", "https") else request.url.scheme
+
+
 def own_origin(request: Request) -> str:
-    """The origin the request was sent to: scheme (after proxy headers) and the Host header."""
-    return f"{request.url.scheme}://{request.headers.get('host', '')}".lower()
+    """The origin the browser sent the request to: `request_scheme` and X-Forwarded-Host (Apache sets it
+    to the Host the browser asked for, ProxyPreserveHost being off), else the Host header."""
+    host = request.headers.get("x-forwarded-host", "").split(",")[0].strip() or request.headers.get("host", "")
+    return f"{request_scheme(request)}://{host}".lower()
 
 
 async def same_origin(request: Request, config: SettingsDep) -> None:

@@ -111,11 +111,19 @@ def reset_password(conn: Connection, name: str, generate: bool) -> None:
 
 
 def ensure(conn: Connection, name: str, role: str, password_env: str) -> None:
-    """Create the account, or give an existing one this role and password, enabled (service accounts)."""
+    """Create the account, or give an existing one this role and password, enabled (service accounts).
+
+    An account that already has them is left alone, its sessions too: running it again changes nothing.
+    """
     password = os.environ.get(password_env, "")
     if (problem := passwords.problem(password)) is not None:
         raise Refused(f"${password_env}: {problem}")
-    if _exists(conn, name):
+    with conn.cursor() as cur:
+        cur.execute("SELECT password_hash, role, disabled FROM operators WHERE username = %s", (name,))
+        found = cur.fetchone()
+    if found is not None and found[1] == role and not found[2] and passwords.verify(found[0], password):
+        print(f"{name} ({role}) is as asked already.")
+    elif found is not None:
         _set_password(conn, name, password, role=role)
         print(f"Updated {name} ({role}).")
     else:

@@ -29,7 +29,7 @@ def own_api(own_postgres: ThrowawayPostgres) -> Iterator[ApiServer]:
 
 @pytest.fixture
 def http(own_api: ApiServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=own_api.url, timeout=10) as client:
+    with own_api.signed_in() as client:
         yield client
 
 
@@ -73,7 +73,7 @@ def test_database_down_gives_quick_503_and_recovery_without_restart(
 
 def test_a_statement_past_its_timeout_is_504(own_postgres: ThrowawayPostgres) -> None:
     slow_settings = {"DB_STATEMENT_TIMEOUT_MS": "200"}
-    with ApiServer(own_postgres.api_env(), workers=1, **slow_settings) as api:
+    with ApiServer(own_postgres.api_env(), workers=1, **slow_settings) as api, api.signed_in() as http:
         # Hold a lock the registration needs, so its INSERT waits past the statement timeout.
         entry = traveller()
         lock = (
@@ -84,7 +84,7 @@ def test_a_statement_past_its_timeout_is_504(own_postgres: ThrowawayPostgres) ->
         holder.start()
         time.sleep(0.5)
         started = time.monotonic()
-        response = httpx.post(api.url + "/immigration", json=entry, timeout=10)
+        response = http.post("/immigration", json=entry)
         elapsed = time.monotonic() - started
         holder.join()
         assert response.status_code == 504, response.text

@@ -1,5 +1,6 @@
 """Operator accounts for the tests, made with the real CLI (python -m app.operators), and signed-in clients."""
 
+import functools
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -51,8 +52,23 @@ def sign_in(http: httpx.Client, account: Account) -> str:
     return response.cookies[COOKIE]
 
 
+@functools.cache
+def session_cookies(url: str, account: Account = SUPERVISOR) -> dict[str, str]:
+    """Cookies of one session of `account` on the API at `url`, signed in once per test run and reused:
+    for module-level calls such as `httpx.get(url, cookies=session_cookies(url))`."""
+    with httpx.Client(base_url=url, timeout=10) as http:
+        return {COOKIE: sign_in(http, account)}
+
+
+class SignedInClient(httpx.Client):
+    """An httpx client already used (to sign in) that still works as `with client as http:`."""
+
+    def __enter__(self) -> "SignedInClient":
+        return self
+
+
 def signed_in_client(url: str, account: Account) -> httpx.Client:
-    """A new client of the API at `url`, signed in as `account` (close it when done)."""
-    http = httpx.Client(base_url=url, timeout=10)
+    """A new client of the API at `url`, signed in as `account` (close it, or use it in a `with`)."""
+    http = SignedInClient(base_url=url, timeout=10)
     sign_in(http, account)
     return http

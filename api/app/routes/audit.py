@@ -10,7 +10,7 @@ from app.audit import Action
 from app.deps import Audit, Db, Supervisor
 from app.errors import error_responses
 from app.schemas.audit import AuditEntryOut, AuditPage
-from app.schemas.types import DIGITS_ONLY
+from app.schemas.types import DIGITS_ONLY, RFC3339_ONLY
 
 router = APIRouter(tags=["audit"])
 
@@ -22,10 +22,12 @@ async def read_audit_trail(
     _: Supervisor,
     log: Audit,
     db: Db,
-    operator: Annotated[str | None, Query(min_length=1, max_length=64, description="Only this operator's actions")] = None,
+    operator: Annotated[
+        str | None, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$", description="Only this operator's actions")
+    ] = None,
     action: Annotated[Action | None, Query(description="Only this action")] = None,
-    since: Annotated[datetime | None, Query(description="From this time on (inclusive), RFC 3339")] = None,
-    until: Annotated[datetime | None, Query(description="Before this time (exclusive), RFC 3339")] = None,
+    since: Annotated[datetime | None, Query(description="From this time on (inclusive), RFC 3339"), RFC3339_ONLY] = None,
+    until: Annotated[datetime | None, Query(description="Before this time (exclusive), RFC 3339"), RFC3339_ONLY] = None,
     before_id: Annotated[
         int | None, Query(ge=1, le=MAX_ID, description="next_before_id of the previous page"), DIGITS_ONLY
     ] = None,

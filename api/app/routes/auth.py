@@ -9,15 +9,16 @@ from fastapi import APIRouter, Request, Response
 
 from app import audit, auth
 from app.audit import Action, Outcome
-from app.deps import CurrentSession, Db, SessionToken, SettingsDep
+from app.deps import CurrentSession, Db, SessionToken, SettingsDep, request_scheme
 from app.errors import ApiError, error_responses
+from app.json_body import ExactJSONRoute
 from app.metrics import count_sign_in
 from app.schemas.auth import SessionOut, SignInIn
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(prefix="/auth", tags=["auth"], route_class=ExactJSONRoute)
 
 
-@router.post("/sign-in", responses=error_responses(401, 403, 422, 429, 503, 504))
+@router.post("/sign-in", responses=error_responses(400, 401, 403, 413, 422, 429, 503, 504))
 async def sign_in(body: SignInIn, request: Request, response: Response, db: Db, settings: SettingsDep) -> SessionOut:
     """200 and the session cookie; 401 `bad_credentials` (unknown name, wrong password or disabled
     account alike), 429 `locked_out` after repeated failures from this name or address."""
@@ -34,7 +35,7 @@ async def sign_in(body: SignInIn, request: Request, response: Response, db: Db, 
         raise ApiError(401, "The user name or password is wrong.", "bad_credentials")
     response.set_cookie(
         auth.SESSION_COOKIE, result.token, max_age=settings.session_max_age_s, path="/", httponly=True,
-        samesite="strict", secure=settings.session_cookie_secure or request.url.scheme == "https",
+        samesite="strict", secure=settings.session_cookie_secure or request_scheme(request) == "https",
     )
     return _session_out(result.operator, result.expires_at, settings)
 
@@ -51,7 +52,7 @@ async def sign_out(request: Request, db: Db, settings: SettingsDep, token: Sessi
         await audit.record(db, request, operator=operator.username, action=Action.SIGN_OUT, outcome=Outcome.OK)
     response = Response(status_code=204)
     response.delete_cookie(auth.SESSION_COOKIE, path="/", httponly=True, samesite="strict",
-                           secure=settings.session_cookie_secure or request.url.scheme == "https")
+                           secure=settings.session_cookie_secure or request_scheme(request) == "https")
     return response
 
 

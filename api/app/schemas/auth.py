@@ -3,7 +3,11 @@
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from app.schemas.types import plain_text
 
 
 class SignInIn(BaseModel):
@@ -11,7 +15,8 @@ class SignInIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    username: str = Field(min_length=1, max_length=64, examples=["ada"])
+    # Plain text: a NUL byte or a control character never reaches PostgreSQL (422 instead).
+    username: Annotated[str, Field(min_length=1, max_length=64, examples=["ada"]), AfterValidator(plain_text)]
     password: str = Field(min_length=1, max_length=256, examples=["correct horse battery staple"])
 
 
