@@ -144,8 +144,38 @@ Promethoide is up.
   Alertmanager   http://$host:9093   (alerts being mailed, silences)
   Mailpit        http://$host:8025   (alert e-mails, while SMTP points at the mailpit sink)
 
-./run.sh status | logs [SERVICE] | load | down
+./run.sh status | logs [SERVICE] | load | operator ... | down
 TXT
+}
+
+# Operator accounts of the operator page (issue 12), managed inside the api container by
+# `python -m app.operators` with the API's own database role: add, list, disable, reset-password.
+operator_command() {
+    [ $# -gt 0 ] || die "usage: ./run.sh operator add NAME [--role supervisor] | list | disable NAME | reset-password NAME"
+    docker compose exec api python -m app.operators "$@"
+}
+
+# After start-up: the first supervisor, the first time only (its password is printed once, below the
+# URLs), and the smoke and load tests' accounts from .env, made to match .env on every start. The
+# passwords go by name (-e VAR, resolved from this environment), never on a command line.
+ensure_operators() {
+    local prefix name
+    FIRST_SUPERVISOR=$(docker compose exec -T api python -m app.operators bootstrap supervisor) ||
+        die "cannot create the first supervisor (see above)"
+    for prefix in SMOKE_TEST LOAD_TEST; do
+        name=$(env_value "${prefix}_USERNAME")
+        [ -n "$name" ] || continue
+        env "${prefix}_PASSWORD=$(env_value "${prefix}_PASSWORD")" \
+            docker compose exec -T -e "${prefix}_PASSWORD" api \
+            python -m app.operators ensure "$name" --password-env "${prefix}_PASSWORD" --role officer >/dev/null ||
+            die "cannot create the ${prefix,,} account $name (see above)"
+    done
+}
+
+print_first_supervisor() {
+    [ -n "${FIRST_SUPERVISOR:-}" ] || return 0
+    printf '\n%s\nNobody else sees this password: to change it, ./run.sh operator reset-password supervisor\n' \
+        "$FIRST_SUPERVISOR"
 }
 
 up() {
@@ -154,7 +184,9 @@ up() {
     docker compose build
     secure_published_ports
     docker compose up -d --wait --wait-timeout 300
+    ensure_operators
     print_urls
+    print_first_supervisor
 }
 
 # backup and restore: their functions live in backup/backup.sh, loaded only for them.
@@ -179,5 +211,6 @@ case "${1:-up}" in
             locust -f load/performance_tests.py --host http://apache:80/api --headless --only-summary "$@"
         ;;
     backup | restore) backup_command "$@" ;;
-    *) die "unknown command '$1' (use: up, down, logs, status, load, backup, restore)" ;;
+    operator) shift; operator_command "$@" ;;
+    *) die "unknown command '$1' (use: up, down, logs, status, load, backup, restore, operator)" ;;
 esac

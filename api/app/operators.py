@@ -158,12 +158,16 @@ def _insert(conn: Connection, name: str, role: str, password: str) -> None:
 
 
 def _set_password(conn: Connection, name: str, password: str, role: str | None = None) -> None:
-    """Set the password (and role), enable the account, and end its sessions."""
+    """Set the password, and with a `role` that role and enabled (`ensure`); end the account's sessions.
+
+    A plain password reset leaves a disabled account disabled.
+    """
     with conn.cursor() as cur:
         cur.execute(
-            """UPDATE operators SET password_hash = %s, role = coalesce(%s, role), disabled = false, updated_at = now()
+            """UPDATE operators SET password_hash = %s, role = coalesce(%s, role),
+                      disabled = disabled AND %s::text IS NULL, updated_at = now()
                 WHERE username = %s RETURNING id""",
-            (passwords.hash_password(password), role, name),
+            (passwords.hash_password(password), role, role, name),
         )
         row = cur.fetchone()
         if row is None:
