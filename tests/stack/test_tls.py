@@ -129,3 +129,27 @@ def test_a_cross_origin_post_over_https_is_refused_and_the_own_origin_accepted(c
                                "-H", f"Cookie: {cookie}", "-H", f"Origin: {origin}", "--data", ENTRY,
                                f"{HTTPS}/api/immigration?dry_run=true")
         assert status == expected, (origin, body)
+
+
+FORGED = "203.0.113.9"
+
+
+def test_a_forged_x_forwarded_for_is_not_taken_for_the_client(twin: Twin) -> None:
+    """Apache drops a client's X-Forwarded-For: the API audits and counts failed sign-ins under the address
+    Apache saw, not one the client chose (the per-address lockout would be defeated otherwise)."""
+    database = twin.replicas["postgres"][0].database
+    assert database is not None
+    user = "xff-probe"
+    twin.ensure_operator(user, "the real passphrase of the probe")  # a known name: the audit row names it
+    for forged in (FORGED, f"{FORGED}, 198.51.100.7"):
+        status, _, body = curl("-X", "POST", "-H", "Content-Type: application/json", "-H", f"X-Forwarded-For: {forged}",
+                               "--data", json.dumps({"username": user, "password": "not the password"}),
+                               twin.url("apache", "/api/auth/sign-in"))
+        assert status == 401, body
+    audited = database.psql(f"SELECT client_address FROM audit_log WHERE action = 'sign_in' AND operator = '{user}' "
+                            "ORDER BY id DESC LIMIT 2")
+    addresses = audited.split()
+    assert len(addresses) == 2, audited
+    assert all(address.startswith("127.") for address in addresses), addresses
+    assert database.psql(f"SELECT count(*) FROM sign_in_attempts WHERE key IN ('{FORGED}', '198.51.100.7')") == "0"
+    assert database.psql(f"SELECT failures FROM sign_in_attempts WHERE scope = 'account' AND key = '{user}'") == "2"
