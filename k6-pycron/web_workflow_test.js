@@ -3,6 +3,8 @@
 // BASE_URL (env) points at Apache; default is the compose service name.
 // It signs in as SMOKE_TEST_USERNAME / SMOKE_TEST_PASSWORD (env; compose passes them from .env), k6's
 // per-VU cookie jar carries the session cookie to every later request, and it signs out at the end.
+// Every answer is judged by the API's contract, never by its status alone: a wrong base path gets
+// Apache's HTML 404, which only the body tells apart from the API's 404 "not listed".
 import http from 'k6/http';
 import { check, group } from 'k6';
 import { Counter } from 'k6/metrics';
@@ -28,7 +30,8 @@ export const options = {
   thresholds: {
     checks: ['rate==1'],
     http_req_failed: ['rate==0'],
-    http_req_duration: ['p(95)<1000'],
+    // No latency threshold: the smoke run judges correctness; its p95 is pushed (and graphed) and
+    // latency objectives are the API's alert rules' job, so a busy host cannot fail a correct run.
     workflow_completed: ['count==1'],
   },
 };
@@ -46,9 +49,19 @@ function jsonOf(res) {
   }
 }
 
-/** True when body is an error object shaped {detail: str, reason: str}. */
-function isError(body) {
-  return body !== null && typeof body.detail === 'string' && typeof body.reason === 'string';
+/** True when body is a JSON object (not null, not an array). */
+function isObject(body) {
+  return body !== null && typeof body === 'object' && !Array.isArray(body);
+}
+
+/** True when body is the API's error object {detail: str, reason: str} with this reason (ErrorOut). */
+function isRefusal(body, reason) {
+  return isObject(body) && typeof body.detail === 'string' && body.reason === reason;
+}
+
+/** True when body is a JSON object holding every one of these fields. */
+function hasFields(body, fields) {
+  return isObject(body) && fields.every((k) => body[k] !== undefined && body[k] !== null);
 }
 
 /** The session cookie's Set-Cookie text, from its name on, or '' (the sign-in sets one cookie; k6
@@ -93,7 +106,7 @@ export default function () {
     const refusal = jsonOf(anonymous);
     check(anonymous, {
       'no session: status 401': (r) => r.status === 401,
-      'no session: not_signed_in': () => isError(refusal) && refusal.reason === 'not_signed_in',
+      'no session: reason not_signed_in': () => isRefusal(refusal, 'not_signed_in'),
     });
 
     const res = http.post(`${BASE_URL}/api/auth/sign-in`, JSON.stringify({ username: USERNAME, password: PASSWORD }), {
@@ -104,7 +117,7 @@ export default function () {
     const cookie = sessionCookieHeader(res);
     const signedIn = check(res, {
       'sign in: status 200': (r) => r.status === 200,
-      'sign in: names the account': () => body !== null && typeof body.username === 'string'
+      'sign in: names the account': () => isObject(body) && typeof body.username === 'string'
         && body.username.toLowerCase() === USERNAME.trim().toLowerCase(),
       'sign in: HttpOnly SameSite=Strict cookie': () => cookie !== ''
         && hasAttribute(cookie, 'HttpOnly') && /;\s*SameSite=Strict/i.test(cookie),
@@ -127,9 +140,11 @@ export default function () {
     const listed = http.get(`${BASE_URL}/api/dni/${LISTED_DNI}`, {
       tags: { name: 'GET /api/dni/{dni}' },
     });
+    const notice = jsonOf(listed);
     check(listed, {
       'dni listed: status 200': (r) => r.status === 200,
-      'dni listed: json names the document': (r) => jsonOf(r) !== null && r.body.includes(LISTED_DNI),
+      'dni listed: notice names the document': () => hasFields(notice, ['dni', 'name'])
+        && notice.dni === LISTED_DNI,
     });
 
     const unlisted = http.get(`${BASE_URL}/api/dni/${UNLISTED_DNI}`, {
@@ -138,7 +153,7 @@ export default function () {
     });
     check(unlisted, {
       'dni not listed: status 404': (r) => r.status === 404,
-      'dni not listed: error body': (r) => isError(jsonOf(r)),
+      'dni not listed: reason not_listed': (r) => isRefusal(jsonOf(r), 'not_listed'),
     });
   });
 
@@ -150,8 +165,7 @@ export default function () {
     check(known, {
       'flight known: status 200': (r) => r.status === 200,
       'flight known: flight_number matches': () => flight !== null && flight.flight_number === KNOWN_FLIGHT,
-      'flight known: has route and arrival': () => flight !== null
-        && ['airline', 'origin', 'destination', 'scheduled_arrival'].every((k) => flight[k] !== undefined && flight[k] !== null),
+      'flight known: has route and arrival': () => hasFields(flight, ['airline', 'origin', 'destination', 'scheduled_arrival']),
     });
 
     const unknown = http.get(`${BASE_URL}/api/flights/${UNKNOWN_FLIGHT}`, {
@@ -160,7 +174,7 @@ export default function () {
     });
     check(unknown, {
       'flight unknown: status 404': (r) => r.status === 404,
-      'flight unknown: error body': (r) => isError(jsonOf(r)),
+      'flight unknown: reason unknown_flight': (r) => isRefusal(jsonOf(r), 'unknown_flight'),
     });
   });
 
@@ -169,14 +183,14 @@ export default function () {
     const body = jsonOf(accepted);
     check(accepted, {
       'immigration clean: status 200': (r) => r.status === 200,
-      'immigration clean: accepted': () => body !== null && body.accepted === true,
+      'immigration clean: accepted': () => isObject(body) && body.accepted === true && body.dry_run === true,
     });
 
     const refused = immigration(LISTED_DNI_FOR_POST, 403);
     const error = jsonOf(refused);
     check(refused, {
       'immigration listed: status 403': (r) => r.status === 403,
-      'immigration listed: interpol_hit': () => isError(error) && error.reason === 'interpol_hit',
+      'immigration listed: reason interpol_hit': () => isRefusal(error, 'interpol_hit'),
     });
   });
 
@@ -191,7 +205,7 @@ export default function () {
     });
     check(out, {
       'sign out: status 204': (r) => r.status === 204,
-      'sign out: session gone': () => after.status === 401,
+      'sign out: session gone': () => after.status === 401 && isRefusal(jsonOf(after), 'not_signed_in'),
     });
   });
 

@@ -4,7 +4,8 @@
 
 The day lasts LOAD_TEST_DURATION seconds (default 300) and the busiest hour has LOAD_TEST_PEAK_USERS
 operators (default 20); the run ends by itself at the end of the day, and exits non-zero if any request
-failed. Registrations use fresh travellers, so the test can run again and again on the same database.
+failed. A request succeeds only with the API's whole answer: the status, and a JSON body of the right
+shape (an expected refusal carries its `reason`, e.g. 404 `not_listed`). Registrations use fresh travellers, so the test can run again and again on the same database.
 
 Every simulated operator signs in first, all with the one account LOAD_TEST_USERNAME / LOAD_TEST_PASSWORD
 (from .env; ./run.sh creates it), each with a session of its own (the cookie lives in the user's own
@@ -64,31 +65,45 @@ class Operator(FastHttpUser):
 
     def on_stop(self) -> None:
         with self.client.post("/auth/sign-out", name="/auth/sign-out", catch_response=True) as response:
-            expect(response, 204)
+            # 204 has no body: the status is the whole answer.
+            if response.status_code == 204:
+                response.success()
+            else:
+                response.failure(f"expected 204, got {response.status_code}")
 
     def sign_in(self) -> None:
         """Open this user's session; a refusal fails the request (and every later one, with 401)."""
         credentials = {"username": USERNAME, "password": PASSWORD}
         with self.client.post("/auth/sign-in", json=credentials, name="/auth/sign-in", catch_response=True) as response:
-            expect(response, 200)
+            expect(response, 200, {}, SIGNED_IN_FIELDS)
+
+    def sign_in_again_if_signed_out(self, response) -> None:  # type: ignore[no-untyped-def]
+        """After a 401 not_signed_in / session_expired (already counted as failed), a new session."""
+        body = json_object(response)
+        if response.status_code == 401 and body is not None and body.get("reason") in SIGNED_OUT_REASONS:
+            self.sign_in()
 
     @task(5)
     def check_document(self) -> None:
         listed = random.random() < 0.05
         dni = random.choice(LISTED_DOCUMENTS) if listed else fresh_document()
         with self.client.get(f"/dni/{dni}", name="/dni/{dni}", catch_response=True) as response:
-            signed_out = expect(response, 200 if listed else 404)
-        if signed_out:
-            self.sign_in()
+            if listed:
+                expect(response, 200, {"dni": dni}, NOTICE_FIELDS)
+            else:
+                expect_refusal(response, 404, "not_listed")
+        self.sign_in_again_if_signed_out(response)
 
     @task(3)
     def check_flight(self) -> None:
         known = random.random() < 0.9
         flight = random.choice(KNOWN_FLIGHTS if known else UNKNOWN_FLIGHTS)
         with self.client.get(f"/flights/{flight}", name="/flights/{flight_number}", catch_response=True) as response:
-            signed_out = expect(response, 200 if known else 404)
-        if signed_out:
-            self.sign_in()
+            if known:
+                expect(response, 200, {"flight_number": flight}, FLIGHT_FIELDS)
+            else:
+                expect_refusal(response, 404, "unknown_flight")
+        self.sign_in_again_if_signed_out(response)
 
     @task(2)
     def register_traveller(self) -> None:
@@ -100,33 +115,60 @@ class Operator(FastHttpUser):
             "flight_number": random.choice(KNOWN_FLIGHTS),
         }
         with self.client.post("/immigration", json=entry, name="/immigration", catch_response=True) as response:
-            signed_out = expect(response, 201)
-        if signed_out:
-            self.sign_in()
+            expect(response, 201, {"dni": entry["dni"], "flight_number": entry["flight_number"]}, ENTRY_FIELDS)
+        self.sign_in_again_if_signed_out(response)
 
 
-def expect(response, status: int) -> bool:  # type: ignore[no-untyped-def]  # locust's response type is private
-    """Mark a request failed unless it got the expected status (a 404 can be the right answer).
-
-    The failure names the API's reason ({detail, reason}) when it gave one: "expected 200, got 401
-    not_signed_in" tells a missing account from a broken lookup. Returns whether the answer said the
-    session is gone (401 not_signed_in or session_expired), so the caller signs in again.
-    """
-    if response.status_code == status:
-        response.success()
-        return False
-    reason = _reason(response)
-    response.failure(f"expected {status}, got {response.status_code} {reason}".rstrip())
-    return response.status_code == 401 and reason in SIGNED_OUT_REASONS
+# The API's contract, from api/app/schemas: what each answer must hold besides its status. A status
+# alone proves nothing: a wrong base path gives Apache's HTML 404, which only the body tells apart
+# from the API's "not listed".
+NOTICE_FIELDS = ("dni", "name", "nationality", "notice", "listed_on")  # InterpolNoticeOut
+FLIGHT_FIELDS = ("flight_number", "airline", "origin", "destination", "scheduled_arrival")  # FlightOut
+ENTRY_FIELDS = ("id", "name", "dni", "lodging", "declared_money", "flight_number", "entry_date", "registered_at")  # ImmigrationOut
+ERROR_FIELDS = ("detail", "reason")  # ErrorOut
+SIGNED_IN_FIELDS = ("username", "role", "expires_at", "idle_timeout_s")  # the sign-in's answer
 
 
-def _reason(response) -> str:  # type: ignore[no-untyped-def]
-    """The `reason` of an error answer, or ""."""
+def json_object(response) -> dict | None:  # type: ignore[no-untyped-def,type-arg]  # locust's response type is private
+    """The body as a JSON object, or None when it is anything else (HTML, text, a list, nothing)."""
     try:
         body = response.json()
-    except Exception:  # noqa: BLE001 - any undecodable body simply has no reason
-        return ""
-    return str(body.get("reason", "")) if isinstance(body, dict) else ""
+    except Exception:  # noqa: BLE001  # any unparsable body is "not the API's answer"
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def contract_breach(response, status: int, values: dict[str, str], fields: tuple[str, ...]) -> str | None:  # type: ignore[no-untyped-def]
+    """Why the answer is not the API's expected one (status, JSON object, fields, values), or None."""
+    if response.status_code != status:
+        return f"expected {status}, got {response.status_code}"
+    body = json_object(response)
+    if body is None:
+        text = " ".join((response.text or "").split())[:80]
+        return f"{status} but the body is not JSON from the API: {text}"
+    missing = [field for field in fields if field not in body]
+    if missing:
+        return f"{status} but the JSON lacks {', '.join(missing)}"
+    wrong = [key for key, value in values.items() if body.get(key) != value]
+    if wrong:
+        found = ", ".join(f"{key}={body.get(key)}" for key in wrong)
+        expected = ", ".join(f"{key}={values[key]}" for key in wrong)
+        return f"{status} but the JSON has {found}, expected {expected}"
+    return None
+
+
+def expect(response, status: int, values: dict[str, str], fields: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+    """Mark a request failed unless it is the API's answer: this status, a JSON object with these fields and values."""
+    breach = contract_breach(response, status, values, fields)
+    if breach is None:
+        response.success()
+    else:
+        response.failure(breach)
+
+
+def expect_refusal(response, status: int, reason: str) -> None:  # type: ignore[no-untyped-def]
+    """Mark a request failed unless it is the API's refusal: this status and an error body with this `reason`."""
+    expect(response, status, {"reason": reason}, ERROR_FIELDS)
 
 
 @events.quitting.add_listener

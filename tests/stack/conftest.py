@@ -26,6 +26,14 @@ OFFICER = ("desk-officer", "correct horse battery staple")
 # A loopback address no twin service takes (the twin's start at 127.0.0.20).
 HEARTBEAT_ADDRESS = "127.0.0.5"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+# How long a test waits for the stack to reach a state before it fails. Generous on purpose: every
+# wait is on a condition, so a deadline only turns "never" into a failure and never decides the
+# verdict on a busy machine (scrapes every 15 s, smoke runs every K6_INTERVAL_S, a browser, two API
+# replicas and every other helper's tests share two cores). pytest's own limit is 300 s per test.
+PATIENCE_S = 150.0
+# The browser's waits (playwright's default is 5 s), for the same reason.
+BROWSER_PATIENCE_MS = 60_000
+expect.set_options(timeout=BROWSER_PATIENCE_MS)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -122,6 +130,7 @@ def signed_out_page(browser: Browser, twin: Twin, artifacts: Path, request: pyte
     A screenshot of the outcome is saved after each test.
     """
     context = browser.new_context()
+    context.set_default_timeout(BROWSER_PATIENCE_MS)
     tab = context.new_page()
     tab.goto(twin.url("apache", "/"))
     try:
