@@ -23,6 +23,7 @@ class Account:
 
 SUPERVISOR = Account("supervisor.test", "supervisor-test-password", "supervisor")
 OFFICER = Account("officer.test", "officer-test-password", "officer")
+BENCH = Account("bench.operator", "bench-operator-password", "supervisor")  # tests/benchmarks
 
 # The shared API's sign-in limits: failures are forgotten after a second, so that Schemathesis' fuzzed
 # sign-ins (all from 127.0.0.1) never bar the address the other tests sign in from. The limits
