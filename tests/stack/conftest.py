@@ -116,6 +116,21 @@ def browser(twin: Twin) -> Iterator[Browser]:
             launched.close()
 
 
+@pytest.fixture
+def forgive_failed_sign_ins(twin: Twin) -> Iterator[None]:
+    """For a test that fails sign-ins on purpose: afterwards the API's failure counts are emptied.
+
+    Every client of the twin reaches Apache from the same loopback address, and the API slows down
+    and then locks out an address after a few failures (SIGN_IN_SLOWDOWN_AFTER, SIGN_IN_LOCKOUT_AFTER):
+    left alone, one test's deliberate failures would refuse every later sign-in of the session, the
+    twin's own smoke runs included.
+    """
+    yield
+    database = twin.replicas["postgres"][0].database
+    assert database is not None
+    database.psql("DELETE FROM sign_in_attempts")
+
+
 @pytest.fixture(scope="session")
 def officer(twin: Twin) -> tuple[str, str]:
     """An officer's user name and password."""

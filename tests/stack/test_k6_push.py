@@ -31,8 +31,10 @@ REQUESTS = 11
 
 
 @pytest.fixture
-def env(twin: Twin, base_env, pushgateway):  # noqa: F811
-    """Scheduler environment: the twin's Apache, this module's account, the module's own Pushgateway."""
+def env(twin: Twin, base_env, pushgateway, forgive_failed_sign_ins):  # noqa: F811
+    """Scheduler environment: the twin's Apache, this module's account, the module's own Pushgateway.
+
+    Runs that fail their sign-in on purpose are forgiven afterwards (see forgive_failed_sign_ins)."""
     twin.ensure_operator(*ACCOUNT)  # creates it, or resets the password an earlier test changed
     return {**base_env, "PUSHGATEWAY_URL": pushgateway.url, "BASE_URL": twin.url("apache"),
             "SMOKE_TEST_USERNAME": ACCOUNT[0], "SMOKE_TEST_PASSWORD": ACCOUNT[1]}

@@ -6,6 +6,7 @@ the idle timeout ends it (A's notes: `last_seen_at` older than SESSION_IDLE_TIME
 
 import hashlib
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from tests.stack.conftest import sign_in
@@ -40,6 +41,7 @@ def test_the_page_opens_on_the_sign_in_form(signed_out_page: Page) -> None:
     expect(page.locator("#session")).to_be_hidden()
 
 
+@pytest.mark.usefixtures("forgive_failed_sign_ins")
 def test_a_wrong_password_is_refused_and_the_password_cleared(signed_out_page: Page, officer: tuple[str, str]) -> None:
     page = signed_out_page
     sign_in(page, officer[0], officer[1] + "-wrong")

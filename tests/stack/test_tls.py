@@ -134,6 +134,7 @@ def test_a_cross_origin_post_over_https_is_refused_and_the_own_origin_accepted(c
 FORGED = "203.0.113.9"
 
 
+@pytest.mark.usefixtures("forgive_failed_sign_ins")
 def test_a_forged_x_forwarded_for_is_not_taken_for_the_client(twin: Twin) -> None:
     """Apache drops a client's X-Forwarded-For: the API audits and counts failed sign-ins under the address
     Apache saw, not one the client chose (the per-address lockout would be defeated otherwise)."""
