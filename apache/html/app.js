@@ -201,10 +201,14 @@
 
   /*
    * Calls the API. Resolves to one of
-   *   { unavailable: true, status }      network failure, timeout, an
-   *                                      answer that is not a JSON object,
-   *                                      or Apache's own 502/503/504 (JSON,
-   *                                      apache/errors/: no API answered)
+   *   { unavailable: true, status }      network failure, timeout, or an
+   *                                      answer outside the API's contract:
+   *                                      not a JSON object, Apache's own
+   *                                      502/503/504 (JSON, apache/errors/:
+   *                                      no API answered), or an error
+   *                                      status without the API's error body
+   *                                      {detail, reason} (another server's
+   *                                      JSON 404, a wrong base path)
    *   { status, data, retryAfter }       a JSON answer from the API
    *   { signedOut: true }                401 not_signed_in / session_expired:
    *                                      the sign-in form is already shown
@@ -236,12 +240,20 @@
       } catch (err) {
         return { unavailable: true, status: response.status };
       }
+      // The session ended (or never began): the sign-in form, over the
+      // registration in progress (auth/* calls handle their own 401s).
+      if (response.status === 401 && data !== null && typeof data === "object" && SIGNED_OUT_REASONS.has(data.reason)
+          && !path.startsWith("auth/")) {
+        showSignIn(data.reason);
+        return { signedOut: true };
+      }
       if (data === null || typeof data !== "object" || Array.isArray(data) || GATEWAY_REASONS.has(data.reason)) {
         return { unavailable: true, status: response.status };
       }
-      if (response.status === 401 && SIGNED_OUT_REASONS.has(data.reason) && !path.startsWith("auth/")) {
-        showSignIn(data.reason);
-        return { signedOut: true };
+      // A refusal is only the API's when it says why: a 404 without `reason` is
+      // not "not listed", it is the wrong server answering.
+      if (!response.ok && (typeof data.reason !== "string" || typeof data.detail !== "string")) {
+        return { unavailable: true, status: response.status };
       }
       return { status: response.status, data, retryAfter: response.headers.get("Retry-After") };
     } catch (err) {

@@ -4,6 +4,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -129,6 +130,20 @@ def forgive_failed_sign_ins(twin: Twin) -> Iterator[None]:
     database = twin.replicas["postgres"][0].database
     assert database is not None
     database.psql("DELETE FROM sign_in_attempts")
+
+
+SUPERVISOR = ("stack-supervisor", "a supervisor's passphrase for the stack tests")
+
+
+@pytest.fixture(scope="session")
+def supervisor_client(twin: Twin) -> Iterator[httpx.Client]:
+    """An HTTP client signed in through Apache as a supervisor (who may do all an officer may, and read entries)."""
+    twin.ensure_operator(*SUPERVISOR, role="supervisor")
+    with httpx.Client(timeout=PATIENCE_S) as client:
+        response = client.post(twin.url("apache", "/api/auth/sign-in"),
+                               json={"username": SUPERVISOR[0], "password": SUPERVISOR[1]})
+        assert response.status_code == 200, response.text
+        yield client
 
 
 @pytest.fixture(scope="session")
