@@ -190,7 +190,7 @@ def _saturation(board: dashboard.Dashboard) -> dashboard.Dashboard:
 
 
 def _business(board: dashboard.Dashboard) -> dashboard.Dashboard:
-    """What the checkpoint decided: registrations, refusals by reason, Interpol hits, unknown flights."""
+    """What the checkpoint decided: registrations, refusals by reason, Interpol hits, unknown flights; sign-ins."""
     return (
         board.with_row(row("Business outcomes"))
         .with_panel(timeseries_panel(
@@ -211,6 +211,11 @@ def _business(board: dashboard.Dashboard) -> dashboard.Dashboard:
         .with_panel(timeseries_panel(
             "Unknown flights per minute", "Flight numbers that matched no flight, by where they were checked.",
             [Q(per_minute("immigration_unknown_flights_total", "source"), "{{source}}")], PER_MINUTE))
+        .with_panel(timeseries_panel(
+            "Sign-ins per minute by outcome",
+            "Operator sign-ins: success, bad_credentials (wrong name or password), locked_out (refused after "
+            "repeated failures). Never by user name: the audit trail (GET /audit) says who.",
+            [Q(per_minute("immigration_sign_ins_total", "outcome"), "{{outcome}}")], PER_MINUTE))
     )
 
 
