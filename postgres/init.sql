@@ -64,11 +64,12 @@ CREATE TABLE sessions (
 );
 CREATE INDEX sessions_operator_id_idx ON sessions (operator_id);
 
--- Failed sign-ins, per account name (as typed, lowercased) and per client address: every worker and
--- replica reads the same counts, so slowing down and locking out hold whichever one answers.
+-- Failed sign-ins, per client address and account name together (scope 'client', key "ADDRESS NAME"),
+-- per account name alone (as typed, lowercased) and per client address alone (api/app/auth.py, SCOPES):
+-- every worker and replica reads the same counts, so slowing down and locking out hold whichever one answers.
 CREATE TABLE sign_in_attempts (
-    scope           varchar(8)  NOT NULL CHECK (scope IN ('account', 'address')),
-    key             varchar(64) NOT NULL,
+    scope           varchar(8)  NOT NULL CHECK (scope IN ('client', 'account', 'address')),
+    key             varchar(129) NOT NULL,
     failures        integer     NOT NULL CHECK (failures > 0),
     last_failed_at  timestamptz NOT NULL DEFAULT now(),
     locked_until    timestamptz,

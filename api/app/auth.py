@@ -71,7 +71,8 @@ async def sign_in(db: Pool, settings: Settings, username: str, password: str, ad
     """Check a user name and password, and open a session if they match an enabled account.
 
     Unknown name, wrong password and disabled account all verify one hash and answer `bad_credentials`
-    alike. A name or address barred after earlier failures answers `locked_out` without a check.
+    alike. A name barred from this address, a name barred everywhere or an address barred for every
+    name (SCOPES) answers `locked_out` without a check.
     """
     username = normalise_username(username)
     account = await _find_account(db, username)
@@ -84,7 +85,7 @@ async def sign_in(db: Pool, settings: Settings, username: str, password: str, ad
     if not matches or account is None or account["disabled"]:
         await _record_failure(db, settings, username, address)
         return SignIn(known, refusal="bad_credentials")
-    await db.fetch("DELETE FROM sign_in_attempts WHERE scope = 'account' AND key = %s", (username,))
+    await _forget_failures(db, username, address)
     if passwords.needs_rehash(account["password_hash"]):
         new_hash = await asyncio.to_thread(passwords.hash_password, password)
         await db.fetch(
@@ -153,42 +154,73 @@ async def _open_session(db: Pool, settings: Settings, operator: Operator) -> Sig
     return SignIn(operator.username, token=token, operator=operator, expires_at=rows[0]["expires_at"])
 
 
+# The three counts a failed sign-in adds to (sign_in_attempts.scope), and what each protects against:
+# - client: one account name from one client address. Guessing one operator's password; slowed down,
+#   then locked out at SIGN_IN_LOCKOUT_AFTER. Only that name from that address is barred, so an office
+#   behind one NAT address keeps signing in while one of its operators mistypes.
+# - account: one account name from every address together, locked at SIGN_IN_ACCOUNT_LOCKOUT_AFTER
+#   (much higher): guessing one password from many addresses.
+# - address: every name from one address, locked at SIGN_IN_ADDRESS_LOCKOUT_AFTER (much higher):
+#   spraying names (or one password over many names) from one address.
+SCOPES = ("client", "account", "address")
+
+
+def _keys(username: str, address: str) -> dict[str, str]:
+    """The sign_in_attempts key of each scope ("address name" for client: neither holds a space)."""
+    return {"client": f"{address[:64]} {username[:64]}", "account": username[:64], "address": address[:64]}
+
+
 async def _barred_for(db: Pool, username: str, address: str) -> int:
-    """Seconds until this account name and this address may try again (0: now)."""
+    """Seconds until this account name may be tried again from this address (0: now)."""
+    keys = _keys(username, address)
     rows = await db.fetch(
         """SELECT coalesce(ceil(extract(epoch FROM max(locked_until) - now())), 0)::int AS wait
              FROM sign_in_attempts
             WHERE locked_until > now()
-              AND ((scope = 'account' AND key = %s) OR (scope = 'address' AND key = %s))""",
-        (username[:64], address[:64]),
+              AND (scope, key) IN (('client', %(client)s), ('account', %(account)s), ('address', %(address)s))""",
+        keys,
     )
     return max(0, rows[0]["wait"])
 
 
-async def _record_failure(db: Pool, settings: Settings, username: str, address: str) -> None:
-    """Count a failure against the name and the address, and bar them if the count calls for it.
+async def _forget_failures(db: Pool, username: str, address: str) -> None:
+    """After a success: this name's failures from this address are forgiven (not the wider counts,
+    which only their window ends)."""
+    await db.fetch("DELETE FROM sign_in_attempts WHERE scope = 'client' AND key = %s",
+                   (_keys(username, address)["client"],))
 
-    Counts older than the window start again from one. The n-th failure within the window bars for
-    2^(n - slowdown_after) s once n reaches `sign_in_slowdown_after`, and for `sign_in_lockout_s`
-    once it reaches `sign_in_lockout_after` (never longer than the lockout).
+
+async def _record_failure(db: Pool, settings: Settings, username: str, address: str) -> None:
+    """Count a failure in each scope (SCOPES), and bar what the counts call for.
+
+    Counts older than the window start again from one. In the client scope the n-th failure within
+    the window bars for 2^(n - slowdown_after) s once n reaches `sign_in_slowdown_after`, and for
+    `sign_in_lockout_s` once it reaches `sign_in_lockout_after` (never longer than the lockout); the
+    account and address scopes lock for `sign_in_lockout_s` at their own thresholds, without slowing.
     """
     counted = "CASE WHEN a.last_failed_at <= now() - make_interval(secs => %(window)s) THEN 1 ELSE a.failures + 1 END"
     await db.fetch(
         f"""INSERT INTO sign_in_attempts AS a (scope, key, failures, locked_until)
-            SELECT scope, key, 1, {_bar_until("1")}
-              FROM (VALUES ('account', %(account)s), ('address', %(address)s)) AS failed (scope, key)
+            SELECT scope, key, 1, {_bar_until("1", "failed.scope")}
+              FROM (VALUES ('client', %(client)s), ('account', %(account)s), ('address', %(address)s))
+                   AS failed (scope, key)
             ON CONFLICT (scope, key) DO UPDATE SET
-                failures = {counted}, last_failed_at = now(), locked_until = {_bar_until(counted)}""",
-        {"account": username[:64], "address": address[:64], "window": settings.sign_in_window_s,
+                failures = {counted}, last_failed_at = now(), locked_until = {_bar_until(counted, "a.scope")}""",
+        {**_keys(username, address), "window": settings.sign_in_window_s,
          "slowdown_after": settings.sign_in_slowdown_after, "lockout_after": settings.sign_in_lockout_after,
-         "lockout_s": settings.sign_in_lockout_s},
+         "account_lockout_after": settings.sign_in_account_lockout_after,
+         "address_lockout_after": settings.sign_in_address_lockout_after, "lockout_s": settings.sign_in_lockout_s},
         retry=False,
     )
 
 
-def _bar_until(failures: str) -> str:
-    """SQL for when a name or address with `failures` (an SQL expression) may try again; NULL: now."""
-    return f"""CASE WHEN {failures} >= %(lockout_after)s THEN now() + make_interval(secs => %(lockout_s)s)
-                    WHEN {failures} >= %(slowdown_after)s THEN now() + make_interval(secs =>
+def _bar_until(failures: str, scope: str) -> str:
+    """SQL for when a count of `failures` (an SQL expression) in `scope` (an SQL expression) may try
+    again; NULL: now."""
+    lockout_after = f"""CASE {scope} WHEN 'client' THEN %(lockout_after)s
+                                     WHEN 'account' THEN %(account_lockout_after)s
+                                     ELSE %(address_lockout_after)s END"""
+    return f"""CASE WHEN {failures} >= {lockout_after} THEN now() + make_interval(secs => %(lockout_s)s)
+                    WHEN {scope} = 'client' AND {failures} >= %(slowdown_after)s THEN now() + make_interval(secs =>
                          least(%(lockout_s)s, power(2, least({failures} - %(slowdown_after)s, 30))))
                END"""

@@ -63,12 +63,16 @@ class Settings(BaseSettings):
     # separated, e.g. "https://checkpoint.example.org". Empty: the API's own origin only.
     trusted_origins: str = Field(default="", pattern=r"^[^\s]*$")
 
-    # Failed sign-ins, counted per account name and per client address within a window: from the
-    # slow-down threshold on, each further failure bars that name or address for 2^(n - threshold) s
+    # Failed sign-ins, counted within a window per (client address, account name): from the slow-down
+    # threshold on, each further failure bars that name from that address for 2^(n - threshold) s
     # (1, 2, 4... s; a 429 with Retry-After); from the lockout threshold on, for the lockout time.
+    # Much higher thresholds lock a name from every address (guessing from many places) and an
+    # address for every name (spraying names): see SCOPES in app/auth.py.
     sign_in_window_s: int = Field(default=15 * 60, ge=1, le=24 * 3600)
     sign_in_slowdown_after: int = Field(default=3, ge=1, le=100)
     sign_in_lockout_after: int = Field(default=10, ge=1, le=1000)
+    sign_in_account_lockout_after: int = Field(default=50, ge=1, le=100_000)
+    sign_in_address_lockout_after: int = Field(default=100, ge=1, le=100_000)
     sign_in_lockout_s: int = Field(default=15 * 60, ge=1, le=24 * 3600)
 
     def trusted_origin_list(self) -> list[str]:

@@ -132,10 +132,10 @@ def browser(twin: Twin) -> Iterator[Browser]:
 def forgive_failed_sign_ins(twin: Twin) -> Iterator[None]:
     """For a test that fails sign-ins on purpose: afterwards the API's failure counts are emptied.
 
-    Every client of the twin reaches Apache from the same loopback address, and the API slows down
-    and then locks out an address after a few failures (SIGN_IN_SLOWDOWN_AFTER, SIGN_IN_LOCKOUT_AFTER):
-    left alone, one test's deliberate failures would refuse every later sign-in of the session, the
-    twin's own smoke runs included.
+    Every client of the twin reaches Apache from the same loopback address. The API bars only the
+    failing name from that address (SIGN_IN_LOCKOUT_AFTER), but its per-address count
+    (SIGN_IN_ADDRESS_LOCKOUT_AFTER) adds up over the session's deliberate failures: left alone, they
+    could one day bar every later sign-in of the session, the twin's own smoke runs included.
     """
     yield
     database = twin.replicas["postgres"][0].database

@@ -28,7 +28,8 @@ BENCH = Account("bench.operator", "bench-operator-password", "supervisor")  # te
 # The shared API's sign-in limits: failures are forgotten after a second, so that Schemathesis' fuzzed
 # sign-ins (all from 127.0.0.1) never bar the address the other tests sign in from. The limits
 # themselves are tested on servers of their own (tests/api/test_auth.py).
-LENIENT_SIGN_IN = {"SIGN_IN_WINDOW_S": "1", "SIGN_IN_SLOWDOWN_AFTER": "100", "SIGN_IN_LOCKOUT_AFTER": "1000"}
+LENIENT_SIGN_IN = {"SIGN_IN_WINDOW_S": "1", "SIGN_IN_SLOWDOWN_AFTER": "100", "SIGN_IN_LOCKOUT_AFTER": "1000",
+                   "SIGN_IN_ACCOUNT_LOCKOUT_AFTER": "100000", "SIGN_IN_ADDRESS_LOCKOUT_AFTER": "100000"}
 
 
 def operators_cli(env: dict[str, str], *args: str, input: str | None = None, check: bool = True,
