@@ -48,7 +48,6 @@ log = logging.getLogger("twin")
 
 NOT_AVAILABLE = {"grafana": "Grafana is packaged neither by Debian nor on PyPI"}
 DEBIAN_BINARIES = {
-    "prometheus": "prometheus",
     "node-exporter": "prometheus-node-exporter",
     "postgres-exporter": "prometheus-postgres-exporter",
     "apache-exporter": "prometheus-apache-exporter",
@@ -57,7 +56,8 @@ DEBIAN_BINARIES = {
 }
 # Services whose compose entrypoint is a script of ours that runs the binary named by a variable:
 # the variable, and the Debian binary it names in the twin.
-ENTRYPOINT_BINARIES = {"alertmanager": ("ALERTMANAGER_BIN", "prometheus-alertmanager")}
+ENTRYPOINT_BINARIES = {"alertmanager": ("ALERTMANAGER_BIN", "prometheus-alertmanager"),
+                       "prometheus": ("PROMETHEUS_BIN", "prometheus")}
 # Debian's apache exporter (0.12) names its listen flag the old way; the image's (1.x) --web.listen-address.
 LISTEN_FLAGS = {"apache-exporter": "--telemetry.address"}
 # The accounts ./run.sh ensures after start-up: .env's user name and password variables.
