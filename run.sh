@@ -282,12 +282,26 @@ drill() {
     command -v python3 >/dev/null 2>&1 ||
         die "the drills need python3 (3.9 or newer) on this host: e.g. apt-get install python3"
     [ -e .env ] || die "no .env: start the stack with ./run.sh first"
-    local host port
+    local host port page
     host=$(env_value BIND_ADDRESS)
     [[ -z $host || $host == 0.0.0.0 ]] && host=127.0.0.1
     port=$(env_value APACHE_PORT)
-    exec python3 -m drills --prometheus "http://$host:9090" --alertmanager "http://$host:9093" \
-        --mailpit "http://$host:8025" --page "http://$host:${port:-8080}" "$@"
+    page="http://$host:${port:-8080}"
+    # Beyond loopback the page is HTTPS only. The self-signed pair names localhost and BIND_ADDRESS:
+    # the drills trust exactly it. An operator's certificate is checked against the system's CAs.
+    if [ -s apache/tls/cert.pem ]; then
+        [[ $(env_value BIND_ADDRESS) == 0.0.0.0 ]] && host=localhost
+        page="https://$host:${port:-8080}"
+        if cmp -s apache/tls/cert.pem apache/tls/self-signed/cert.pem; then
+            set -- --page-cafile apache/tls/cert.pem "$@"
+        fi
+    fi
+    # The drills sign in to the page as .env's load-test account and send the monitoring UIs' basic
+    # auth (asked for beyond loopback); the values go by environment, never on the command line.
+    MONITORING_UI_USERNAME=$(env_value MONITORING_UI_USERNAME) MONITORING_UI_PASSWORD=$(env_value MONITORING_UI_PASSWORD) \
+        LOAD_TEST_USERNAME=$(env_value LOAD_TEST_USERNAME) LOAD_TEST_PASSWORD=$(env_value LOAD_TEST_PASSWORD) \
+        exec python3 -m drills --prometheus "http://$host:9090" --alertmanager "http://$host:9093" \
+        --mailpit "http://$host:8025" --page "$page" "$@"
 }
 
 # site-credentials only writes files: it works where Docker is not installed.
