@@ -64,6 +64,35 @@ CREATE TABLE sessions (
 );
 CREATE INDEX sessions_operator_id_idx ON sessions (operator_id);
 
+-- The session check of every business request (api/app/auth.py, session_operator): the session's
+-- operator, and whether the session ended (the shift's end, or idle for idle_s); last_seen_at is
+-- touched when older than touch_s. One round trip, and PL/pgSQL keeps the plans of its statements
+-- for the connection's life: the API sends plain statements, which PostgreSQL plans on every call
+-- (the join cost more to plan than to run; tests/benchmarks/README.md). SECURITY INVOKER: it reads
+-- and writes with the caller's own rights.
+CREATE FUNCTION session_check(token bytea, idle_s integer, touch_s integer)
+RETURNS TABLE (id integer, username varchar, role varchar, disabled boolean, expires_at timestamptz,
+               expired boolean)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    seen timestamptz;
+BEGIN
+    SELECT o.id, o.username, o.role, o.disabled, s.expires_at, s.last_seen_at
+      INTO id, username, role, disabled, expires_at, seen
+      FROM sessions s JOIN operators o ON o.id = s.operator_id
+     WHERE s.token_sha256 = token;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    expired := expires_at <= now() OR seen <= now() - make_interval(secs => idle_s);
+    IF NOT expired AND NOT disabled AND seen <= now() - make_interval(secs => touch_s) THEN
+        UPDATE sessions SET last_seen_at = now() WHERE token_sha256 = token;
+    END IF;
+    RETURN NEXT;
+END
+$$;
+
 -- Failed sign-ins, per client address and account name together (scope 'client', key "ADDRESS NAME"),
 -- per account name alone (as typed, lowercased) and per client address alone (api/app/auth.py, SCOPES):
 -- every worker and replica reads the same counts, so slowing down and locking out hold whichever one answers.

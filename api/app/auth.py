@@ -104,22 +104,15 @@ async def session_operator(db: Pool, settings: Settings, token: str | None) -> t
     if token is None or not _TOKEN.fullmatch(token):
         raise SessionRefused("not_signed_in")
     key = digest(token)
-    rows = await db.fetch(
-        """SELECT o.id, o.username, o.role, o.disabled, s.expires_at,
-                  s.expires_at <= now() OR s.last_seen_at <= now() - make_interval(secs => %(idle)s) AS expired,
-                  s.last_seen_at <= now() - make_interval(secs => %(touch)s) AS stale
-             FROM sessions s JOIN operators o ON o.id = s.operator_id
-            WHERE s.token_sha256 = %(key)s""",
-        {"key": key, "idle": settings.session_idle_timeout_s, "touch": settings.session_touch_interval_s},
-    )
+    # postgres/init.sql's session_check: the lookup, and the touch when due, in one round trip.
+    rows = await db.fetch("SELECT * FROM session_check(%s, %s, %s)",
+                          (key, settings.session_idle_timeout_s, settings.session_touch_interval_s))
     if not rows or rows[0]["disabled"]:
         raise SessionRefused("not_signed_in")
     row = rows[0]
     if row["expired"]:
         await end_session(db, token)
         raise SessionRefused("session_expired")
-    if row["stale"]:
-        await db.fetch("UPDATE sessions SET last_seen_at = now() WHERE token_sha256 = %s", (key,))
     return Operator(row["id"], row["username"], row["role"]), row["expires_at"]
 
 

@@ -4,8 +4,9 @@
 
 A throwaway PostgreSQL, one signed-in session, and the API's own functions on its own pool (one
 connection, as one request sees it), each called in turns of `--calls`: the GET /dni lookup itself
-(`crud.find_interpol_notice`), the session check as every request makes it (`auth.session_operator`,
-last_seen_at fresh: a read only), the same when last_seen_at is written on every call
+(`crud.find_interpol_notice`), the session check as it was first written (one plain statement, planned
+on every call), the session check as every request makes it now (`auth.session_operator` through
+postgres/init.sql's PL/pgSQL session_check, plans kept per connection; last_seen_at fresh: a read only), the same when last_seen_at is written on every call
 (SESSION_TOUCH_INTERVAL_S=0), and the audit row (`audit.record`). Reported: wall and CPU time per call,
 medians of the turns. Wall time is mostly PostgreSQL's; on a shared machine compare within one run.
 Results: tests/benchmarks/README.md.
@@ -43,8 +44,21 @@ async def measure(args: argparse.Namespace, env: dict[str, str]) -> dict[str, li
     request = Request({"type": "http", "method": "GET", "path": "/dni/12345678A", "headers": [],
                        "client": ("127.0.0.1", 1), "query_string": b""})
 
+    async def plain_statement_check() -> object:
+        """The session check before postgres/init.sql's session_check: one plain statement, planned on
+        every call (its read path; the touch was a second statement)."""
+        return await pool.fetch(
+            """SELECT o.id, o.username, o.role, o.disabled, s.expires_at,
+                      s.expires_at <= now() OR s.last_seen_at <= now() - make_interval(secs => %(idle)s) AS expired,
+                      s.last_seen_at <= now() - make_interval(secs => %(touch)s) AS stale
+                 FROM sessions s JOIN operators o ON o.id = s.operator_id
+                WHERE s.token_sha256 = %(key)s""",
+            {"key": auth.digest(token), "idle": settings.session_idle_timeout_s,
+             "touch": settings.session_touch_interval_s})
+
     cases: dict[str, Callable[[], Awaitable[object]]] = {
         "GET /dni's lookup (crud.find_interpol_notice)": lambda: crud.find_interpol_notice(pool, "12345678A"),
+        "session check before: plain statement, a read": plain_statement_check,
         "session check, last_seen_at fresh (a read)": lambda: auth.session_operator(pool, settings, token),
         "session check, last_seen_at written every call": lambda: auth.session_operator(pool, touch_always, token),
         "audit row (audit.record)": lambda: audit.record(pool, request, operator=operators.BENCH.username,

@@ -146,3 +146,10 @@ def test_audit_rows_are_well_formed(postgres: ThrowawayPostgres, values: str, er
 
 def test_the_schema_version_is_2(postgres: ThrowawayPostgres) -> None:
     assert postgres.psql("SELECT max(version) FROM schema_version") == "2"
+
+
+def test_the_session_check_runs_with_the_callers_rights_only(postgres: ThrowawayPostgres) -> None:
+    """session_check (the API's per-request check) is SECURITY INVOKER: calling it grants the API role
+    nothing beyond its own rights on sessions and operators."""
+    assert postgres.psql("SELECT prosecdef FROM pg_proc WHERE proname = 'session_check'") == "f"
+    assert postgres.psql("SELECT count(*) FROM session_check('\\x00', 900, 60)", user=postgres.api_user) == "0"
