@@ -40,9 +40,11 @@ def wait_for(what: str, check: Callable[[], list[str]]) -> None:
 
 
 @pytest.fixture(scope="module")
-def traffic(twin: Twin, prometheus: PrometheusClient) -> None:
-    """Every route and outcome exercised, and a successful smoke run seen by Prometheus."""
-    with httpx.Client(base_url=twin.url("apache", "/api"), timeout=PATIENCE_S) as api:
+def traffic(twin: Twin, prometheus: PrometheusClient, supervisor_client: httpx.Client) -> None:
+    """Every route and outcome exercised (signed in as a supervisor, who may read entries too), and a
+    successful smoke run seen by Prometheus."""
+    with httpx.Client(base_url=twin.url("apache", "/api"), timeout=PATIENCE_S,
+                      cookies=supervisor_client.cookies) as api:
         for _ in range(5):
             api.get("/dni/12345678A")
             api.get("/dni/11111111Z")
