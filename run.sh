@@ -107,30 +107,92 @@ check_smtp_settings() {
 read. Rename these lines in .env (see .example.env, "Alerts and e-mail"), then run ./run.sh again:\n%s' "$renames")"
 }
 
+# Beyond loopback (BIND_ADDRESS), the published ports are reachable from the network: the page is
+# served over HTTPS (apache/tls.sh: .env's TLS_CERT_FILE/TLS_KEY_FILE, or a self-signed pair), and the
+# Alertmanager and Mailpit UIs ask for MONITORING_UI_USERNAME/PASSWORD (alertmanager/ui-auth.sh,
+# hashed with htpasswd from the apache image: the host needs no tool for it). On loopback, both are
+# removed again. Needs the images built.
+secure_published_ports() {
+    local bind user names
+    # shellcheck disable=SC1091 # both are checked on their own
+    . apache/tls.sh
+    # shellcheck disable=SC1091
+    . alertmanager/ui-auth.sh
+    bind=$(env_value BIND_ADDRESS)
+    if ! tls_wanted "$bind"; then
+        tls_remove apache/tls
+        ui_auth_remove
+        return
+    fi
+    names=("$(hostname -f 2>/dev/null || hostname)" "$(hostname)" localhost)
+    [[ $bind == 0.0.0.0 || $bind == "::" ]] || names=("$bind" "${names[@]}")
+    tls_install apache/tls "$(env_value TLS_CERT_FILE)" "$(env_value TLS_KEY_FILE)" "${names[@]}" ||
+        die "cannot serve the page over HTTPS (see above); fix TLS_CERT_FILE/TLS_KEY_FILE in .env"
+    user=$(env_value MONITORING_UI_USERNAME)
+    ui_auth_install "$user" "$(env_value MONITORING_UI_PASSWORD)" \
+        docker compose run --rm --no-deps -T --entrypoint htpasswd apache -niBC 10 "$user" ||
+        die "cannot set up the monitoring UIs' basic auth (see above)"
+    echo "Alertmanager and Mailpit ask for user '$user' and MONITORING_UI_PASSWORD from .env."
+}
+
 print_urls() {
-    local host port
+    local host port scheme=http
     host=$(env_value BIND_ADDRESS)
+    [ -s apache/tls/cert.pem ] && scheme=https
     [[ -z $host || $host == 0.0.0.0 ]] && host=localhost
     port=$(env_value APACHE_PORT)
     cat <<TXT
 
 Promethoide is up.
-  Operator page  http://$host:${port:-8080}
+  Operator page  $scheme://$host:${port:-8080}
   Grafana        http://$host:3000   user: $(env_value GF_SECURITY_ADMIN_USER)  password: $(env_value GF_SECURITY_ADMIN_PASSWORD)
   Prometheus     http://$host:9090
   Alertmanager   http://$host:9093   (alerts being mailed, silences)
   Mailpit        http://$host:8025   (alert e-mails, while SMTP points at the mailpit sink)
 
-./run.sh status | logs [SERVICE] | load | down
+./run.sh status | logs [SERVICE] | load | operator ... | down
 TXT
+}
+
+# Operator accounts of the operator page (issue 12), managed inside the api container by
+# `python -m app.operators` with the API's own database role: add, list, disable, reset-password.
+operator_command() {
+    [ $# -gt 0 ] || die "usage: ./run.sh operator add NAME [--role supervisor] | list | disable NAME | reset-password NAME"
+    docker compose exec api python -m app.operators "$@"
+}
+
+# After start-up: the first supervisor, the first time only (its password is printed once, below the
+# URLs), and the smoke and load tests' accounts from .env, made to match .env on every start. The
+# passwords go by name (-e VAR, resolved from this environment), never on a command line.
+ensure_operators() {
+    local prefix name
+    FIRST_SUPERVISOR=$(docker compose exec -T api python -m app.operators bootstrap supervisor) ||
+        die "cannot create the first supervisor (see above)"
+    for prefix in SMOKE_TEST LOAD_TEST; do
+        name=$(env_value "${prefix}_USERNAME")
+        [ -n "$name" ] || continue
+        env "${prefix}_PASSWORD=$(env_value "${prefix}_PASSWORD")" \
+            docker compose exec -T -e "${prefix}_PASSWORD" api \
+            python -m app.operators ensure "$name" --password-env "${prefix}_PASSWORD" --role officer >/dev/null ||
+            die "cannot create the ${prefix,,} account $name (see above)"
+    done
+}
+
+print_first_supervisor() {
+    [ -n "${FIRST_SUPERVISOR:-}" ] || return 0
+    printf '\n%s\nNobody else sees this password: to change it, ./run.sh operator reset-password supervisor\n' \
+        "$FIRST_SUPERVISOR"
 }
 
 up() {
     create_env
     check_smtp_settings
     docker compose build
+    secure_published_ports
     docker compose up -d --wait --wait-timeout 300
+    ensure_operators
     print_urls
+    print_first_supervisor
 }
 
 # backup and restore: their functions live in backup/backup.sh, loaded only for them.
@@ -222,12 +284,26 @@ drill() {
     command -v python3 >/dev/null 2>&1 ||
         die "the drills need python3 (3.9 or newer) on this host: e.g. apt-get install python3"
     [ -e .env ] || die "no .env: start the stack with ./run.sh first"
-    local host port
+    local host port page
     host=$(env_value BIND_ADDRESS)
     [[ -z $host || $host == 0.0.0.0 ]] && host=127.0.0.1
     port=$(env_value APACHE_PORT)
-    exec python3 -m drills --prometheus "http://$host:9090" --alertmanager "http://$host:9093" \
-        --mailpit "http://$host:8025" --page "http://$host:${port:-8080}" "$@"
+    page="http://$host:${port:-8080}"
+    # Beyond loopback the page is HTTPS only. The self-signed pair names localhost and BIND_ADDRESS:
+    # the drills trust exactly it. An operator's certificate is checked against the system's CAs.
+    if [ -s apache/tls/cert.pem ]; then
+        [[ $(env_value BIND_ADDRESS) == 0.0.0.0 ]] && host=localhost
+        page="https://$host:${port:-8080}"
+        if cmp -s apache/tls/cert.pem apache/tls/self-signed/cert.pem; then
+            set -- --page-cafile apache/tls/cert.pem "$@"
+        fi
+    fi
+    # The drills sign in to the page as .env's load-test account and send the monitoring UIs' basic
+    # auth (asked for beyond loopback); the values go by environment, never on the command line.
+    MONITORING_UI_USERNAME=$(env_value MONITORING_UI_USERNAME) MONITORING_UI_PASSWORD=$(env_value MONITORING_UI_PASSWORD) \
+        LOAD_TEST_USERNAME=$(env_value LOAD_TEST_USERNAME) LOAD_TEST_PASSWORD=$(env_value LOAD_TEST_PASSWORD) \
+        exec python3 -m drills --prometheus "http://$host:9090" --alertmanager "http://$host:9093" \
+        --mailpit "http://$host:8025" --page "$page" "$@"
 }
 
 # site-credentials only writes files: it works where Docker is not installed.
@@ -239,11 +315,15 @@ case "${1:-up}" in
     status) docker compose ps ;;
     load)
         shift
-        docker compose exec api locust -f load/performance_tests.py --host http://apache:80/api \
-            --headless --only-summary "$@"
+        # Locust signs in with .env's load-test account; the values go by name (-e VAR), not on the
+        # command line.
+        LOAD_TEST_USERNAME=$(env_value LOAD_TEST_USERNAME) LOAD_TEST_PASSWORD=$(env_value LOAD_TEST_PASSWORD) \
+            docker compose exec -e LOAD_TEST_USERNAME -e LOAD_TEST_PASSWORD api \
+            locust -f load/performance_tests.py --host http://apache:80/api --headless --only-summary "$@"
         ;;
     backup | restore) backup_command "$@" ;;
     site-credentials) shift; site_credentials "$@" ;;
     drill) shift; drill "$@" ;;
-    *) die "unknown command '$1' (use: up, down, logs, status, load, backup, restore, site-credentials, drill)" ;;
+    operator) shift; operator_command "$@" ;;
+    *) die "unknown command '$1' (use: up, down, logs, status, load, backup, restore, site-credentials, drill, operator)" ;;
 esac

@@ -122,4 +122,11 @@ sed -f "$SCRIPT" "$HERE/alertmanager.yml" > "$CONFIG.new"
 mv "$CONFIG.new" "$CONFIG"
 rm -f "$SCRIPT"
 
+# Basic auth for the UI and API (exporter-toolkit's web configuration, bcrypt hashes): ./run.sh writes
+# web.yml next to this script when BIND_ADDRESS is not a loopback address (alertmanager/ui-auth.sh);
+# without it Alertmanager answers anyone who reaches it, which then is this machine only.
+if [ -s "$HERE/web.yml" ]; then
+    set -- "$@" "--web.config.file=$HERE/web.yml"
+fi
+
 exec "$ALERTMANAGER_BIN" "$@"

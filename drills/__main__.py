@@ -5,6 +5,10 @@ Run from the repository's directory with the host's python3 (standard library on
     python3 -m drills --list
     python3 -m drills api-down postgres-stopped --page http://localhost:8080
 
+Credentials come from the environment, as ./run.sh exports them from .env: MONITORING_UI_USERNAME
+and MONITORING_UI_PASSWORD (Alertmanager's and mailpit's basic auth beyond loopback), and
+LOAD_TEST_USERNAME and LOAD_TEST_PASSWORD (the officer the page's API requests sign in as).
+
 Exit status: 0 every drill passed; 1 a drill failed (its failed expectations are printed); 2 the
 stack is not healthy (nothing was touched) or the arguments are wrong; 130 interrupted (after
 repairing every fault it had injected).
@@ -13,13 +17,21 @@ repairing every fault it had injected).
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
 from pathlib import Path
+from typing import Optional, Tuple
 
 from drills.docker import DockerBackend, DockerError
 from drills.runner import CATALOGUE, CatalogueError, Stack, load_catalogue, markdown, run_drills, table, waves
+
+
+def _pair(user_variable: str, password_variable: str) -> Optional[Tuple[str, str]]:
+    """A user name and password from the environment (./run.sh exports .env's), or None if either is unset."""
+    user, password = os.environ.get(user_variable, ""), os.environ.get(password_variable, "")
+    return (user, password) if user and password else None
 
 
 def main(argv: list) -> int:
@@ -32,6 +44,7 @@ def main(argv: list) -> int:
     parser.add_argument("--alertmanager", default="http://localhost:9093")
     parser.add_argument("--mailpit", default="http://localhost:8025")
     parser.add_argument("--page", default="http://localhost:8080", help="the operator page (Apache)")
+    parser.add_argument("--page-cafile", help="the certificate to trust when the page is HTTPS (self-signed)")
     parser.add_argument("--docker", default="docker", help="the docker client to call")
     args = parser.parse_args(argv)
     try:
@@ -50,7 +63,9 @@ def main(argv: list) -> int:
             print(f"{entry['name']:22} {entry['proves']} ({entry['proved_by']})")
         return 0
     backend = DockerBackend(args.docker)
-    stack = Stack(prometheus=args.prometheus, alertmanager=args.alertmanager, mailpit=args.mailpit, page=args.page)
+    stack = Stack(prometheus=args.prometheus, alertmanager=args.alertmanager, mailpit=args.mailpit, page=args.page,
+                  ui_auth=_pair("MONITORING_UI_USERNAME", "MONITORING_UI_PASSWORD"),
+                  operator=_pair("LOAD_TEST_USERNAME", "LOAD_TEST_PASSWORD"), page_cafile=args.page_cafile)
     try:
         problems = backend.unhealthy()
     except DockerError as error:

@@ -59,12 +59,15 @@ def _address(entry: dict[str, Any] | None) -> str:
 class Inbox:
     """A mailpit-compatible API at `url`."""
 
-    def __init__(self, url: str, timeout: float = 10) -> None:
+    def __init__(self, url: str, timeout: float = 10, headers: dict[str, str] | None = None) -> None:
+        """`headers`: sent with every request, e.g. the Authorization of a mailpit behind basic auth."""
         self.url = url.rstrip("/")
         self.timeout = timeout
+        self.headers = dict(headers or {})
 
     def _request(self, path: str, method: str = "GET") -> Any:
-        request = urllib.request.Request(self.url + path, method=method, headers={"Accept": "application/json"})
+        request = urllib.request.Request(self.url + path, method=method,
+                                         headers={"Accept": "application/json", **self.headers})
         with urllib.request.urlopen(request, timeout=self.timeout) as response:
             body = response.read()
         if method != "GET":

@@ -22,8 +22,11 @@ ALERT_GROUP_WAIT/INTERVAL settings is judged by its own.
 
 from __future__ import annotations
 
+import base64
+import http.cookiejar
 import json
 import re
+import ssl
 import threading
 import time
 import urllib.error
@@ -33,12 +36,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from drills.mailpit import Inbox, Mail
 
 CATALOGUE = Path(__file__).resolve().parent / "catalogue.json"
-ACTIONS = ("stop", "kill", "kill-one", "pause", "sql", "setting")
+ACTIONS = ("stop", "kill", "kill-one", "pause", "sql", "setting", "failed-sign-ins")
+# Faults the runner makes itself, as any client of the page could, whatever the Backend: no repair
+# (failed sign-ins are forgotten when their window ends).
+RUNNER_ACTIONS = ("failed-sign-ins",)
 POLL_S = 2.0
 # Beyond the configured group_wait / group_interval: an evaluation (30 s), sending, a busy host.
 MAIL_MARGIN_S = 90.0
@@ -135,6 +141,9 @@ def load_catalogue(path: Path = CATALOGUE) -> Catalogue:
             raise CatalogueError(f"{where}: unknown keys {sorted(unknown)}")
         if raw["fault"].get("action") not in ACTIONS:
             raise CatalogueError(f"{where}: fault action must be one of {', '.join(ACTIONS)}")
+        if raw["fault"]["action"] == "failed-sign-ins" and not (
+                isinstance(raw["fault"].get("username"), str) and isinstance(raw["fault"].get("count"), int)):
+            raise CatalogueError(f"{where}: a failed-sign-ins fault needs `username` and `count`")
         for expectation in raw["fire"]:
             if not isinstance(expectation.get("alert"), str) or not isinstance(expectation.get("within_s"), (int, float)):
                 raise CatalogueError(f"{where}: each `fire` needs `alert` and `within_s`")
@@ -168,15 +177,16 @@ class Backend:
 # -- talking to the stack ------------------------------------------------------------------------
 
 
-def _get_json(url: str, timeout: float = 10) -> Any:
-    with urllib.request.urlopen(urllib.request.Request(url, headers={"Accept": "application/json"}),
+def _get_json(url: str, timeout: float = 10, headers: Optional[Dict[str, str]] = None) -> Any:
+    with urllib.request.urlopen(urllib.request.Request(url, headers={"Accept": "application/json", **(headers or {})}),
                                 timeout=timeout) as response:
         return json.loads(response.read())
 
 
-def _send_json(url: str, body: Any, method: str = "POST", timeout: float = 10) -> Any:
+def _send_json(url: str, body: Any, method: str = "POST", timeout: float = 10,
+               headers: Optional[Dict[str, str]] = None) -> Any:
     request = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None,
-                                     method=method, headers={"Content-Type": "application/json"})
+                                     method=method, headers={"Content-Type": "application/json", **(headers or {})})
     with urllib.request.urlopen(request, timeout=timeout) as response:
         text = response.read()
     return json.loads(text) if text.strip() else None
@@ -192,6 +202,11 @@ def _unix_s(timestamp: str) -> float:
     return max(0.0, whole.timestamp() + float(match.group(2) or 0))
 
 
+def basic_auth(username: str, password: str) -> Dict[str, str]:
+    """The Authorization header of HTTP basic auth (RFC 7617, UTF-8)."""
+    return {"Authorization": "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()}
+
+
 def duration_s(text: str) -> float:
     """A Prometheus/Alertmanager duration (`30s`, `5m`, `1h30m`, `250ms`) in seconds."""
     units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
@@ -203,28 +218,48 @@ def duration_s(text: str) -> float:
 
 @dataclass
 class Stack:
-    """Where the stack's APIs are: Prometheus, Alertmanager, the mailpit API and the operator page."""
+    """Where the stack's APIs are: Prometheus, Alertmanager, the mailpit API and the operator page.
+
+    `ui_auth` (user, password): the monitoring UIs' basic auth (.env's MONITORING_UI_USERNAME and
+    MONITORING_UI_PASSWORD), which Alertmanager and mailpit ask for when published beyond loopback;
+    sent to both (a server without auth ignores it). `operator` (user, password): the officer account
+    the page's API requests sign in as (every business route needs a session; .env's load-test account
+    under ./run.sh). `page_cafile`: the certificate to trust when the page is served over HTTPS (the
+    self-signed pair ./run.sh creates).
+    """
 
     prometheus: str
     alertmanager: str
     mailpit: str
     page: str
+    ui_auth: Optional[Tuple[str, str]] = None
+    operator: Optional[Tuple[str, str]] = None
+    page_cafile: Optional[str] = None
 
     def __post_init__(self) -> None:
-        self.inbox = Inbox(self.mailpit)
+        self.monitoring_headers = basic_auth(*self.ui_auth) if self.ui_auth else {}
+        self.inbox = Inbox(self.mailpit, headers=self.monitoring_headers)
         self._routing: Optional[Dict[str, Any]] = None
+        self._session_lock = threading.Lock()
+        self._cookies = http.cookiejar.CookieJar()
+        context = ssl.create_default_context(cafile=self.page_cafile) if self.page_cafile else None
+        self._page_opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self._cookies),
+                                                        urllib.request.HTTPSHandler(context=context))
+
+    def _get(self, url: str) -> Any:
+        return _get_json(url, headers=self.monitoring_headers)
 
     def alertmanager_alerts(self) -> List[Dict[str, Any]]:
         """Alertmanager's alerts (API v2): active, inhibited and silenced; [] when it does not answer."""
         try:
-            return list(_get_json(self.alertmanager.rstrip("/") + "/api/v2/alerts"))
+            return list(self._get(self.alertmanager.rstrip("/") + "/api/v2/alerts"))
         except (OSError, ValueError):
             return []
 
     def prometheus_alerts(self) -> List[Dict[str, Any]]:
         """Prometheus's pending and firing alerts (/api/v1/alerts); [] when it does not answer."""
         try:
-            return list(_get_json(self.prometheus.rstrip("/") + "/api/v1/alerts")["data"]["alerts"])
+            return list(self._get(self.prometheus.rstrip("/") + "/api/v1/alerts")["data"]["alerts"])
         except (OSError, ValueError, KeyError):
             return []
 
@@ -247,7 +282,7 @@ class Stack:
         group_wait and group_interval of any route (seconds; only deadlines are drawn from them, so the
         heartbeat route's longer interval merely adds patience), and each receiver's mail recipients."""
         if self._routing is None:
-            original = _get_json(self.alertmanager.rstrip("/") + "/api/v2/status")["config"]["original"]
+            original = self._get(self.alertmanager.rstrip("/") + "/api/v2/status")["config"]["original"]
             waits = [duration_s(v) for v in re.findall(r"group_wait:\s*'?([0-9a-z.]+)", original)]
             intervals = [duration_s(v) for v in re.findall(r"group_interval:\s*'?([0-9a-z.]+)", original)]
             recipients = {}
@@ -267,33 +302,71 @@ class Stack:
         body = {"matchers": [{"name": "alertname", "value": alertname, "isRegex": False, "isEqual": True}],
                 "startsAt": now.isoformat(), "endsAt": (now + timedelta(hours=1)).isoformat(),
                 "createdBy": "promethoide drill", "comment": comment}
-        return str(_send_json(self.alertmanager.rstrip("/") + "/api/v2/silences", body)["silenceID"])
+        return str(_send_json(self.alertmanager.rstrip("/") + "/api/v2/silences", body,
+                              headers=self.monitoring_headers)["silenceID"])
 
     def silence_state(self, silence_id: str) -> str:
         try:
-            return str(_get_json(f"{self.alertmanager.rstrip('/')}/api/v2/silence/{silence_id}")["status"]["state"])
+            return str(self._get(f"{self.alertmanager.rstrip('/')}/api/v2/silence/{silence_id}")["status"]["state"])
         except (OSError, ValueError, KeyError):
             return "missing"
 
     def expire_silence(self, silence_id: str) -> None:
         try:
-            _send_json(f"{self.alertmanager.rstrip('/')}/api/v2/silence/{silence_id}", None, method="DELETE")
+            _send_json(f"{self.alertmanager.rstrip('/')}/api/v2/silence/{silence_id}", None, method="DELETE",
+                       headers=self.monitoring_headers)
         except OSError:
             pass
 
-    def page_answer(self, path: str) -> tuple:
-        """GET the operator page's `path`: (status, body's `reason` or None); status 0 when nothing answers."""
+    def _page_request(self, path: str, body: Any = None, timeout: float = 35) -> tuple:
+        """A request to the operator page's `path` (a POST of JSON when `body` is given), with the
+        session cookie if any: (status, body's `reason` or None); status 0 when nothing answers."""
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.page.rstrip("/") + path, data=data,
+                                         headers={"Content-Type": "application/json"} if data else {})
         try:
-            with urllib.request.urlopen(self.page.rstrip("/") + path, timeout=35) as response:
-                status, body = response.status, response.read()
+            with self._page_opener.open(request, timeout=timeout) as response:
+                status, text = response.status, response.read()
         except urllib.error.HTTPError as error:
-            status, body = error.code, error.read()
+            status, text = error.code, error.read()
         except OSError:
             return 0, None
         try:
-            return status, json.loads(body).get("reason")
+            return status, json.loads(text).get("reason")
         except (ValueError, AttributeError):
             return status, None
+
+    def sign_in(self) -> None:
+        """Open a session as `operator` for the page's API requests, unless one is open (a session
+        lives for a shift: the drills' requests keep it from idling out). Raises RuntimeError when the
+        sign-in is refused or there is no account to sign in as."""
+        with self._session_lock:
+            if any(cookie.name == "promethoide_session" for cookie in self._cookies):
+                return
+            if self.operator is None:
+                raise RuntimeError("no operator account to sign in as (.env's LOAD_TEST_USERNAME/LOAD_TEST_PASSWORD)")
+            username, password = self.operator
+            status, reason = self._page_request("/api/auth/sign-in", {"username": username, "password": password})
+            if status != 200:
+                raise RuntimeError(f"the operator page refused to sign {username} in: {status} {reason}")
+
+    def page_answer(self, path: str) -> tuple:
+        """GET the operator page's `path`, signed in: (status, body's `reason` or None); status 0 when
+        nothing answers. A session the API no longer knows is opened again once."""
+        status, reason = self._page_request(path)
+        if status == 401 and reason in ("not_signed_in", "session_expired") and self.operator is not None:
+            self._cookies.clear()
+            try:
+                self.sign_in()
+            except RuntimeError:
+                return status, reason
+            status, reason = self._page_request(path)
+        return status, reason
+
+    def fail_sign_ins(self, username: str, count: int) -> List[int]:
+        """Try to sign in as `username` with a wrong password `count` times (a drill's fault); the statuses."""
+        return [self._page_request("/api/auth/sign-in", {"username": username, "password": "not the password"},
+                                   timeout=60)[0] for _ in range(count)]
 
     def unreachable(self, scenarios: List[Scenario]) -> List[str]:
         """The observers the drills need that do not answer."""
@@ -304,7 +377,7 @@ class Stack:
         down = []
         for name, url in wanted.items():
             try:
-                urllib.request.urlopen(url, timeout=10).read()
+                urllib.request.urlopen(urllib.request.Request(url, headers=self.monitoring_headers), timeout=10).read()
             except OSError as error:
                 down.append(f"{name} ({url}: {error})")
         return down
@@ -433,8 +506,10 @@ class Drill:
         start = time.monotonic()
         self.log(f"{s.name}: injecting {s.fault['action']} {s.fault['service']}")
         try:
+            if s.page or s.load:
+                stack.sign_in()  # while the stack is healthy: the fault may take the database away
             with _Load(stack, s.load):
-                self.backend.inject(s.fault)
+                self._inject(s.fault)
                 self._watch_fault(start, routing)
                 for check in s.page:
                     self._check_page(check)
@@ -443,7 +518,8 @@ class Drill:
         finally:
             self.log(f"{s.name}: repairing")
             try:
-                self.backend.repair(s.fault)
+                if s.fault["action"] not in RUNNER_ACTIONS:
+                    self.backend.repair(s.fault)
             except Exception as error:  # noqa: BLE001 - said loudly: the stack may still be broken
                 self._fail(f"REPAIR FAILED, the stack is not restored: {error}")
         if self.report.failures and any(f.startswith(("the fault could not", "REPAIR")) for f in self.report.failures):
@@ -459,6 +535,16 @@ class Drill:
             stack.expire_silence(silence_id)
         self._watch_recovery(repaired, routing)
         return self.report
+
+    def _inject(self, fault: Dict[str, Any]) -> None:
+        if fault["action"] == "failed-sign-ins":
+            # An unknown name: it bars no real operator (the API locks that name, and counts the
+            # address far below its own threshold).
+            statuses = self.stack.fail_sign_ins(fault["username"], int(fault["count"]))
+            if not set(statuses) <= {401, 429}:
+                raise RuntimeError(f"sign-ins answered {sorted(set(statuses))}, not only 401/429 refusals")
+        else:
+            self.backend.inject(fault)
 
     def _wait(self, condition: Callable[[], bool], timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -618,6 +704,8 @@ def markdown(catalogue: Catalogue) -> str:
         fault = f"`{s.fault['action']}` {s.fault['service']}"
         if s.fault["action"] == "setting":
             fault += f" ({s.fault['setting']}={s.fault['value']})"
+        if s.fault["action"] == "failed-sign-ins":
+            fault += f" ({s.fault['count']} for {s.fault['username']})"
         fire = ", ".join(f"{f['alert']} ({f['within_s']:.0f} s{', in Prometheus' if f.get('seen_in') == 'prometheus' else ''}"
                          f"{', outlasts the drill' if f.get('outlasts_drill') else ''})" for f in s.fire)
         mails = ", ".join(f"{m['team']}: {m['subject']}" for m in s.mail) or "none"

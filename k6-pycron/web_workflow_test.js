@@ -1,6 +1,8 @@
 // Smoke test of the operator flow through Apache: one VU, one iteration.
 // Run by scheduler.py as `k6 run --summary-export=FILE web_workflow_test.js`.
 // BASE_URL (env) points at Apache; default is the compose service name.
+// It signs in as SMOKE_TEST_USERNAME / SMOKE_TEST_PASSWORD (env; compose passes them from .env), k6's
+// per-VU cookie jar carries the session cookie to every later request, and it signs out at the end.
 // Every answer is judged by the API's contract, never by its status alone: a wrong base path gets
 // Apache's HTML 404, which only the body tells apart from the API's 404 "not listed".
 import http from 'k6/http';
@@ -14,6 +16,9 @@ const UNLISTED_DNI = '11111111Z';
 const KNOWN_FLIGHT = 'AA123';
 const UNKNOWN_FLIGHT = 'ZZ9999';
 const JSON_HEADERS = { 'Content-Type': 'application/json', Accept: 'application/json' };
+const USERNAME = __ENV.SMOKE_TEST_USERNAME || '';
+const PASSWORD = __ENV.SMOKE_TEST_PASSWORD || '';
+const SESSION_COOKIE = 'promethoide_session';
 
 // An exception aborts the iteration and skips the remaining checks, which would leave the
 // checks rate at 1: this counter only reaches 1 when every step actually ran.
@@ -59,6 +64,20 @@ function hasFields(body, fields) {
   return isObject(body) && fields.every((k) => body[k] !== undefined && body[k] !== null);
 }
 
+/** The session cookie's Set-Cookie text, from its name on, or '' (the sign-in sets one cookie; k6
+ * gives one string per header name, an array if several). */
+function sessionCookieHeader(res) {
+  const raw = res.headers['Set-Cookie'];
+  const all = (Array.isArray(raw) ? raw : [raw || '']).join('\n');
+  const at = all.indexOf(`${SESSION_COOKIE}=`);
+  return at < 0 ? '' : all.slice(at).split('\n')[0];
+}
+
+/** Whether a Set-Cookie text carries attribute `name` (case-insensitive, RFC 6265 §5.2). */
+function hasAttribute(header, name) {
+  return header.split(';').slice(1).some((part) => part.trim().toLowerCase() === name.toLowerCase());
+}
+
 /** A dry-run immigration request for the given document number. */
 function immigration(dni, expected) {
   const payload = JSON.stringify({
@@ -76,6 +95,39 @@ function immigration(dni, expected) {
 }
 
 export default function () {
+  group('sign in', () => {
+    // Without a session, a business route is refused with the contract's reason (a jar of its own:
+    // no cookie).
+    const anonymous = http.get(`${BASE_URL}/api/flights/${KNOWN_FLIGHT}`, {
+      jar: new http.CookieJar(),
+      responseCallback: http.expectedStatuses(401),
+      tags: { name: 'GET /api/flights/{flight_number}' },
+    });
+    const refusal = jsonOf(anonymous);
+    check(anonymous, {
+      'no session: status 401': (r) => r.status === 401,
+      'no session: reason not_signed_in': () => isRefusal(refusal, 'not_signed_in'),
+    });
+
+    const res = http.post(`${BASE_URL}/api/auth/sign-in`, JSON.stringify({ username: USERNAME, password: PASSWORD }), {
+      headers: JSON_HEADERS,
+      tags: { name: 'POST /api/auth/sign-in' },
+    });
+    const body = jsonOf(res);
+    const cookie = sessionCookieHeader(res);
+    const signedIn = check(res, {
+      'sign in: status 200': (r) => r.status === 200,
+      'sign in: names the account': () => isObject(body) && typeof body.username === 'string'
+        && body.username.toLowerCase() === USERNAME.trim().toLowerCase(),
+      'sign in: HttpOnly SameSite=Strict cookie': () => cookie !== ''
+        && hasAttribute(cookie, 'HttpOnly') && /;\s*SameSite=Strict/i.test(cookie),
+    });
+    if (!signedIn) {
+      // Every later step would only repeat "not signed in": stop (workflow_completed stays 0).
+      throw new Error(`sign-in as '${USERNAME}' failed: HTTP ${res.status} ${body && body.reason}`);
+    }
+  });
+
   group('operator page', () => {
     const res = http.get(`${BASE_URL}/`);
     check(res, {
@@ -139,6 +191,21 @@ export default function () {
     check(refused, {
       'immigration listed: status 403': (r) => r.status === 403,
       'immigration listed: reason interpol_hit': () => isRefusal(error, 'interpol_hit'),
+    });
+  });
+
+  group('sign out', () => {
+    const out = http.post(`${BASE_URL}/api/auth/sign-out`, null, {
+      responseCallback: http.expectedStatuses(204),
+      tags: { name: 'POST /api/auth/sign-out' },
+    });
+    const after = http.get(`${BASE_URL}/api/auth/me`, {
+      responseCallback: http.expectedStatuses(401),
+      tags: { name: 'GET /api/auth/me' },
+    });
+    check(out, {
+      'sign out: status 204': (r) => r.status === 204,
+      'sign out: session gone': () => after.status === 401 && isRefusal(jsonOf(after), 'not_signed_in'),
     });
   });
 

@@ -34,6 +34,7 @@ import sys
 from pathlib import Path
 
 from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
@@ -210,8 +211,13 @@ def as_kubernetes(value: str) -> tuple[str, list[str]]:
 
 
 def _scalar(value: str) -> str:
-    """A string YAML would read as another type ("5432", "false") is written double-quoted."""
-    return DoubleQuotedScalarString(value) if not isinstance(YAML(typ="safe").load(value), str) else value
+    """A string YAML would read as another type ("5432", "false") or not read at all ("*", an alias
+    without a name) is written double-quoted."""
+    try:
+        plain = isinstance(YAML(typ="safe").load(value), str)
+    except YAMLError:
+        plain = False
+    return value if plain else DoubleQuotedScalarString(value)
 
 
 def _secret_ref(key: str) -> CommentedMap:

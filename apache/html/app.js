@@ -1,6 +1,6 @@
 /*
  * Border control desk: the officer's flow.
- *   document number -> Check Interpol -> (listed: STOP) -> flight number ->
+ *   sign in -> document number -> Check Interpol -> (listed: STOP) -> flight number ->
  *   Check flight -> name, lodging, declared money -> Register -> entry id ->
  *   Next traveller.
  *
@@ -9,9 +9,23 @@
  * No framework, no external resource, no inline script or style (the CSP
  * allows 'self' only).
  *
+ * Sessions (api/auth/*): the page opens on the sign-in form, unless
+ * GET api/auth/me says the browser's session cookie (HttpOnly: the script
+ * never sees it) is still valid. When any call answers 401 not_signed_in or
+ * session_expired, the sign-in form comes back over the registration in
+ * progress: what the officer typed stays in the (hidden) form fields, in
+ * memory only, and after signing in again as the same officer the step can
+ * be submitted again. Signing in as someone else starts a fresh traveller;
+ * signing out clears everything. The password lives only in its input, and
+ * is cleared after every attempt.
+ *
  * Selectors for browser tests: every element below has data-testid equal to
  * its id.
- *   #app            <main>; data-step = dni | flight | details | done | stop
+ *   #signin         the sign-in section (hidden while signed in):
+ *                   #form-signin, #username, #password, #sign-in,
+ *                   #signin-message (data-kind as #message)
+ *   #session        "Signed in as": #operator, #operator-role, #sign-out
+ *   #app            <main>, hidden while signed out; data-step = dni | flight | details | done | stop
  *   #message        live region (role=status); data-kind = none | busy | ok |
  *                   warning | error
  *   #form-dni       step 1: #dni (input), #check-dni (submit), #dni-error,
@@ -39,9 +53,21 @@
   const UNAVAILABLE = "The service is unavailable. Please try again.";
   // The reasons of Apache's own answers when no API answered (apache/errors/502-504.json).
   const GATEWAY_REASONS = new Set(["bad_gateway", "api_unavailable", "gateway_timeout"]);
+  // 401 reasons that mean "sign in (again)" (the API's auth contract).
+  const SIGNED_OUT_REASONS = new Set(["not_signed_in", "session_expired"]);
 
   const $ = (id) => document.getElementById(id);
   const el = {
+    signin: $("signin"),
+    formSignin: $("form-signin"),
+    username: $("username"),
+    password: $("password"),
+    signIn: $("sign-in"),
+    signinMessage: $("signin-message"),
+    session: $("session"),
+    operator: $("operator"),
+    operatorRole: $("operator-role"),
+    signOut: $("sign-out"),
     app: $("app"),
     message: $("message"),
     formDni: $("form-dni"),
@@ -79,13 +105,21 @@
 
   // `run` changes on every reset: an answer that arrives after the officer
   // started over belongs to the previous traveller and is dropped.
-  const state = { dni: null, flight: null, busy: false, run: 0 };
+  // `operator`: who is signed in (null: nobody); `lastOperator`: who was,
+  // so that a registration kept across an expired session is only handed
+  // back to the same officer.
+  const state = { dni: null, flight: null, busy: false, run: 0, operator: null, lastOperator: null };
 
   // ---------------------------------------------------------------- helpers
 
   function say(text, kind) {
     el.message.textContent = text || "";
     el.message.dataset.kind = text ? kind : "none";
+  }
+
+  function saySignin(text, kind) {
+    el.signinMessage.textContent = text || "";
+    el.signinMessage.dataset.kind = text ? kind : "none";
   }
 
   function setStep(step) {
@@ -176,6 +210,9 @@
    *                                      {detail, reason} (another server's
    *                                      JSON 404, a wrong base path)
    *   { status, data, retryAfter }       a JSON answer from the API
+   *   { signedOut: true }                401 not_signed_in / session_expired:
+   *                                      the sign-in form is already shown
+   *                                      (the caller just stops)
    */
   async function callApi(path, { method = "GET", body, timeoutMs = GET_TIMEOUT_MS } = {}) {
     const controller = new AbortController();
@@ -202,6 +239,13 @@
         data = await response.json();
       } catch (err) {
         return { unavailable: true, status: response.status };
+      }
+      // The session ended (or never began): the sign-in form, over the
+      // registration in progress (auth/* calls handle their own 401s).
+      if (response.status === 401 && data !== null && typeof data === "object" && SIGNED_OUT_REASONS.has(data.reason)
+          && !path.startsWith("auth/")) {
+        showSignIn(data.reason);
+        return { signedOut: true };
       }
       if (data === null || typeof data !== "object" || Array.isArray(data) || GATEWAY_REASONS.has(data.reason)) {
         return { unavailable: true, status: response.status };
@@ -300,6 +344,9 @@
     }
     setBusy(el.checkDni, false);
 
+    if (result.signedOut) {
+      return;
+    }
     if (result.unavailable) {
       say(unavailableText(result), "error");
       el.dni.focus();
@@ -349,6 +396,9 @@
     }
     setBusy(el.checkFlight, false);
 
+    if (result.signedOut) {
+      return;
+    }
     if (result.unavailable) {
       say(unavailableText(result), "error");
       el.flight.focus();
@@ -451,6 +501,9 @@
     }
     setBusy(el.register, false);
 
+    if (result.signedOut) {
+      return;
+    }
     if (result.unavailable) {
       say(unavailableText(result), "error");
       el.register.focus();
@@ -518,11 +571,148 @@
     el.dni.focus();
   }
 
+  // --------------------------------------------------------------- session
+
+  /* The field to continue in: the first editable, visible one of the step. */
+  function currentField() {
+    const candidates = [el.dni, el.flight, el.name];
+    const found = candidates.find((input) => !input.readOnly && !input.closest("[hidden]"));
+    return found || el.nextTraveller;
+  }
+
+  /* Signed out (never signed in, the session ended, or signed out): the
+   * sign-in form over the page. The registration's fields are left as they
+   * are. `reason`: the API's 401 reason, or null. */
+  function showSignIn(reason) {
+    if (state.operator) {
+      state.lastOperator = state.operator;
+    }
+    state.operator = null;
+    el.session.hidden = true;
+    el.operator.textContent = "";
+    el.operatorRole.textContent = "";
+    el.app.hidden = true;
+    el.signin.hidden = false;
+    el.password.value = "";
+    if (reason === "session_expired" || (reason === "not_signed_in" && state.lastOperator)) {
+      saySignin("Your session has ended. Sign in again to continue: the traveller's details are kept.", "warning");
+    } else {
+      saySignin("", "none");
+    }
+    if (state.lastOperator && !el.username.value) {
+      el.username.value = state.lastOperator;
+    }
+    (el.username.value ? el.password : el.username).focus();
+  }
+
+  /* Signed in as `who` ({username, role, ...} from the API). */
+  function showSignedIn(who) {
+    const username = String(who.username || "");
+    const continuing = state.lastOperator !== null && state.lastOperator === username;
+    if (state.lastOperator !== null && !continuing) {
+      // Another officer at the desk: the previous one's traveller is not theirs.
+      reset();
+    }
+    state.operator = username;
+    state.lastOperator = username;
+    el.operator.textContent = username;
+    el.operatorRole.textContent = who.role ? `(${who.role})` : "";
+    el.session.hidden = false;
+    el.signin.hidden = true;
+    el.password.value = "";
+    saySignin("", "none");
+    el.app.hidden = false;
+    if (continuing) {
+      say("Signed in again. Continue where you left off.", "ok");
+    }
+    currentField().focus();
+  }
+
+  function signInRefusal(result) {
+    if (result.unavailable) {
+      return unavailableText(result);
+    }
+    const reason = result.data.reason;
+    if (result.status === 401 && reason === "bad_credentials") {
+      return "Wrong user name or password.";
+    }
+    if (result.status === 429) {
+      const wait = result.retryAfter && /^\d+$/.test(result.retryAfter) ? ` Try again in ${result.retryAfter} seconds.` : "";
+      return `Too many failed sign-ins.${wait}`;
+    }
+    return detailOf(result);
+  }
+
+  async function signIn(event) {
+    event.preventDefault();
+    if (el.signIn.disabled) {
+      return;
+    }
+    const username = el.username.value.trim();
+    const password = el.password.value;
+    if (!username || !password) {
+      saySignin("Enter your user name and password.", "error");
+      (username ? el.password : el.username).focus();
+      return;
+    }
+    el.signIn.disabled = true;
+    el.formSignin.setAttribute("aria-busy", "true");
+    saySignin("Signing in…", "busy");
+    const result = await callApi("auth/sign-in", { method: "POST", body: { username, password } });
+    el.signIn.disabled = false;
+    el.formSignin.setAttribute("aria-busy", "false");
+    el.password.value = "";
+    if (!result.unavailable && result.status === 200) {
+      showSignedIn(result.data);
+      return;
+    }
+    saySignin(signInRefusal(result), "error");
+    el.password.focus();
+  }
+
+  async function signOut() {
+    el.signOut.disabled = true;
+    // 204 without a body, or any refusal: either way this page is signed out.
+    try {
+      await fetch(API + "auth/sign-out", {
+        method: "POST",
+        headers: { Accept: "application/json" },
+        cache: "no-store",
+        credentials: "same-origin",
+      });
+    } catch (err) {
+      // Offline: the session ends by itself at its idle timeout.
+    }
+    el.signOut.disabled = false;
+    reset();
+    state.lastOperator = null;
+    el.username.value = "";
+    showSignIn(null);
+    saySignin("Signed out.", "ok");
+  }
+
+  async function resumeSession() {
+    // The form is already shown (and may be half filled in): only a valid
+    // session, or an unreachable API, changes anything.
+    const result = await callApi("auth/me");
+    if (state.operator !== null) {
+      return;  // signed in meanwhile
+    }
+    if (!result.unavailable && result.status === 200) {
+      showSignedIn(result.data);
+    } else if (result.unavailable) {
+      saySignin(unavailableText(result), "error");
+    }
+  }
+
+  el.formSignin.addEventListener("submit", signIn);
+  el.signOut.addEventListener("click", signOut);
   el.formDni.addEventListener("submit", checkDocument);
   el.formFlight.addEventListener("submit", checkFlight);
   el.formDetails.addEventListener("submit", register);
   el.stopNext.addEventListener("click", reset);
   el.nextTraveller.addEventListener("click", reset);
   el.startOver.addEventListener("click", reset);
-  el.dni.focus();
+  el.username.focus();
+  resumeSession();
 })();

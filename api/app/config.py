@@ -50,6 +50,35 @@ class Settings(BaseSettings):
     # the docs page's URLs carry it; routing does not need it (un-prefixed paths keep working).
     root_path: str = Field(default="", pattern=r"^(/[A-Za-z0-9._~-]+)*$")
 
+    # Sessions (issue 12). A session ends at the latest a shift after sign-in, and sooner when unused for
+    # the idle timeout. last_seen_at is written at most once per touch interval, so a busy operator's
+    # GET /dni costs a read, not a write: the idle timeout is thus honoured to within that interval.
+    session_max_age_s: int = Field(default=8 * 3600, ge=60, le=7 * 24 * 3600)
+    session_idle_timeout_s: int = Field(default=15 * 60, ge=10, le=24 * 3600)
+    session_touch_interval_s: int = Field(default=60, ge=0, le=3600)
+    # Mark the cookie Secure even when the request came over plain HTTP (it is always marked Secure when
+    # it came over HTTPS: the proxy's X-Forwarded-Proto says https).
+    session_cookie_secure: bool = False
+    # Origins besides the request's own (scheme://Host) that may send state-changing requests, comma
+    # separated, e.g. "https://checkpoint.example.org". Empty: the API's own origin only.
+    trusted_origins: str = Field(default="", pattern=r"^[^\s]*$")
+
+    # Failed sign-ins, counted within a window per (client address, account name): from the slow-down
+    # threshold on, each further failure bars that name from that address for 2^(n - threshold) s
+    # (1, 2, 4... s; a 429 with Retry-After); from the lockout threshold on, for the lockout time.
+    # Much higher thresholds lock a name from every address (guessing from many places) and an
+    # address for every name (spraying names): see SCOPES in app/auth.py.
+    sign_in_window_s: int = Field(default=15 * 60, ge=1, le=24 * 3600)
+    sign_in_slowdown_after: int = Field(default=3, ge=1, le=100)
+    sign_in_lockout_after: int = Field(default=10, ge=1, le=1000)
+    sign_in_account_lockout_after: int = Field(default=50, ge=1, le=100_000)
+    sign_in_address_lockout_after: int = Field(default=100, ge=1, le=100_000)
+    sign_in_lockout_s: int = Field(default=15 * 60, ge=1, le=24 * 3600)
+
+    def trusted_origin_list(self) -> list[str]:
+        """TRUSTED_ORIGINS as a list, each without a trailing slash."""
+        return [origin.rstrip("/") for origin in self.trusted_origins.split(",") if origin]
+
     def dsn_kwargs(self) -> dict[str, object]:
         """Keyword arguments for psycopg2.connect, timeouts included."""
         return {

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from app.db import Pool, Row
 from app.schemas.immigration import ImmigrationCreate
 
-_ENTRY_COLUMNS = "id, name, dni, lodging, declared_money, flight_number, entry_date, registered_at"
+_ENTRY_COLUMNS = "id, name, dni, lodging, declared_money, flight_number, entry_date, registered_at, registered_by"
 
 
 async def find_interpol_notice(db: Pool, dni: str) -> Row | None:
@@ -63,7 +63,7 @@ async def assess_entry(db: Pool, entry: ImmigrationCreate) -> Assessment:
     return Assessment(**rows[0])
 
 
-async def register_entry(db: Pool, entry: ImmigrationCreate, *, admissible: bool) -> Assessment:
+async def register_entry(db: Pool, entry: ImmigrationCreate, *, admissible: bool, registered_by: str) -> Assessment:
     """Check an entry and, if it passes and `admissible` holds, store it, in one statement.
 
     The unique index decides between concurrent registrations of one traveller: the loser inserts
@@ -74,14 +74,14 @@ async def register_entry(db: Pool, entry: ImmigrationCreate, *, admissible: bool
                 SELECT EXISTS (SELECT 1 FROM interpol WHERE dni = %(dni)s) AS listed,
                        EXISTS (SELECT 1 FROM flights WHERE flight_number = %(flight_number)s) AS flight_known
             ), inserted AS (
-                INSERT INTO immigration (name, dni, lodging, declared_money, flight_number)
-                SELECT %(name)s, %(dni)s, %(lodging)s, %(declared_money)s, %(flight_number)s
+                INSERT INTO immigration (name, dni, lodging, declared_money, flight_number, registered_by)
+                SELECT %(name)s, %(dni)s, %(lodging)s, %(declared_money)s, %(flight_number)s, %(registered_by)s
                   FROM verdict WHERE %(admissible)s AND NOT listed AND flight_known
                 ON CONFLICT ON CONSTRAINT immigration_one_entry_per_day DO NOTHING
                 RETURNING {_ENTRY_COLUMNS}
             )
             SELECT verdict.listed, verdict.flight_known, inserted.* FROM verdict LEFT JOIN inserted ON true""",
-        {**entry.model_dump(), "admissible": admissible},
+        {**entry.model_dump(), "admissible": admissible, "registered_by": registered_by},
         # A write is never retried: if the connection died mid-statement, the entry may be stored.
         retry=False,
     )

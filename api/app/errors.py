@@ -26,6 +26,17 @@ class NotFound(Exception):
         self.reason = reason
 
 
+class ApiError(Exception):
+    """A refusal with its own status, stable reason code and headers (sign-in, sessions, roles, origins)."""
+
+    def __init__(self, status: int, detail: str, reason: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.reason = reason
+        self.headers = headers
+
+
 class EntryRefused(Exception):
     """The checkpoint refused an entry."""
 
@@ -37,11 +48,14 @@ class EntryRefused(Exception):
 
 _DESCRIPTIONS = {
     400: "The body could not be read",
-    403: "Refused: the document is on the Interpol list",
+    401: "Not signed in (`not_signed_in`), the session ended (`session_expired`), or (sign-in) `bad_credentials`",
+    403: "Refused: the role lacks the right (`forbidden`), a request from another origin (`cross_origin`), "
+    "or (registration) the document is on the Interpol list",
     404: "Not found",
     409: "Conflict: already registered",
     413: "The request body is too large",
     422: "Invalid input, or an entry refused (unknown flight, no lodging, too little money)",
+    429: "Too many failed sign-ins (`locked_out`): retry after `Retry-After` seconds",
     503: "The database is unavailable; retry after `Retry-After` seconds",
     504: "The database took too long to answer",
 }
@@ -82,6 +96,11 @@ async def _refused(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, EntryRefused)
     refusal = exc.refusal
     return _error(refusal.status, refusal.message.format(**exc.facts), refusal.reason)
+
+
+async def _api_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return _error(exc.status, exc.detail, exc.reason, headers=exc.headers)
 
 
 async def _not_found(_: Request, exc: Exception) -> JSONResponse:
@@ -128,6 +147,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _invalid_input)
     app.add_exception_handler(EntryRefused, _refused)
     app.add_exception_handler(NotFound, _not_found)
+    app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(DatabaseUnavailable, _database_unavailable)
     app.add_exception_handler(DatabaseTimeout, _database_timeout)
     app.add_exception_handler(HTTPException, _http_error)

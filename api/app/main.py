@@ -4,16 +4,17 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from app.config import get_settings
+from app.deps import same_origin
 from app.db import DatabaseTimeout, DatabaseUnavailable, Pool
 from app.errors import install_error_handlers
 from app.limits import BodySizeLimit
 from app.methods import HttpMethods
 from app.metrics import instrument
 from app.proxy import RootPath
-from app.routes import docs, flights, health, immigration, interpol
+from app.routes import audit, auth, docs, flights, health, immigration, interpol
 
 log = logging.getLogger("app")
 
@@ -52,8 +53,10 @@ def create_app(*, instrumented: bool = True) -> FastAPI:
         # instead, and ReDoc is not offered.
         docs_url=None,
         redoc_url=None,
+        # Every state-changing request, of every route present and future, from the page's own origin only.
+        dependencies=[Depends(same_origin)],
     )
-    for module in (health, interpol, flights, immigration, docs):
+    for module in (health, auth, interpol, flights, immigration, audit, docs):
         app.include_router(module.router)
     install_error_handlers(app)
     # Innermost first: method semantics see the route list with the root path already set.

@@ -68,6 +68,15 @@ DB_POOL_ACQUIRE_TIMEOUTS = Counter(
     "api_db_pool_acquire_timeouts", "Requests that waited the whole acquire timeout for a pool slot (answered 503)."
 )
 
+SIGN_IN_OUTCOMES = ("success", "bad_credentials", "locked_out")
+SIGN_INS = Counter(
+    "immigration_sign_ins_total",
+    "Operator sign-ins, by outcome (success, bad_credentials, locked_out); never by user name.",
+    ["outcome"],
+)
+for _outcome in SIGN_IN_OUTCOMES:  # every outcome is a series from the start: rate() sees the first failure
+    SIGN_INS.labels(outcome=_outcome)
+
 
 # The `handler` label of every request that matched no route: a scanner's burst of 404s is one series,
 # not one per path (prometheus-fastapi-instrumentator's value, which dashboards and alerts select).
@@ -228,3 +237,8 @@ def instrument(app: FastAPI) -> None:
 def count_refusal(reason: str, *, dry_run: bool) -> None:
     """Count a refused entry."""
     REFUSALS.labels(reason=reason, dry_run=str(dry_run).lower()).inc()
+
+
+def count_sign_in(outcome: str) -> None:
+    """Count a sign-in by its outcome (one of SIGN_IN_OUTCOMES)."""
+    SIGN_INS.labels(outcome=outcome).inc()

@@ -6,6 +6,11 @@ The day lasts LOAD_TEST_DURATION seconds (default 300) and the busiest hour has 
 operators (default 20); the run ends by itself at the end of the day, and exits non-zero if any request
 failed. A request succeeds only with the API's whole answer: the status, and a JSON body of the right
 shape (an expected refusal carries its `reason`, e.g. 404 `not_listed`). Registrations use fresh travellers, so the test can run again and again on the same database.
+
+Every simulated operator signs in first, all with the one account LOAD_TEST_USERNAME / LOAD_TEST_PASSWORD
+(from .env; ./run.sh creates it), each with a session of its own (the cookie lives in the user's own
+client), and signs out when it stops. A user whose session ends meanwhile (401 session_expired or
+not_signed_in) signs in again, and that request counts as failed.
 """
 
 import math
@@ -16,6 +21,9 @@ import uuid
 from locust import FastHttpUser, LoadTestShape, between, events, task
 
 DURATION_S = float(os.environ.get("LOAD_TEST_DURATION", "300"))
+USERNAME = os.environ.get("LOAD_TEST_USERNAME", "")
+PASSWORD = os.environ.get("LOAD_TEST_PASSWORD", "")
+SIGNED_OUT_REASONS = ("not_signed_in", "session_expired")
 PEAK_USERS = int(os.environ.get("LOAD_TEST_PEAK_USERS", "20"))
 
 LISTED_DOCUMENTS = ("12345678A", "87654321B")
@@ -52,6 +60,29 @@ class Operator(FastHttpUser):
 
     wait_time = between(0.05, 0.3)
 
+    def on_start(self) -> None:
+        self.sign_in()
+
+    def on_stop(self) -> None:
+        with self.client.post("/auth/sign-out", name="/auth/sign-out", catch_response=True) as response:
+            # 204 has no body: the status is the whole answer.
+            if response.status_code == 204:
+                response.success()
+            else:
+                response.failure(f"expected 204, got {response.status_code}")
+
+    def sign_in(self) -> None:
+        """Open this user's session; a refusal fails the request (and every later one, with 401)."""
+        credentials = {"username": USERNAME, "password": PASSWORD}
+        with self.client.post("/auth/sign-in", json=credentials, name="/auth/sign-in", catch_response=True) as response:
+            expect(response, 200, {}, SIGNED_IN_FIELDS)
+
+    def sign_in_again_if_signed_out(self, response) -> None:  # type: ignore[no-untyped-def]
+        """After a 401 not_signed_in / session_expired (already counted as failed), a new session."""
+        body = json_object(response)
+        if response.status_code == 401 and body is not None and body.get("reason") in SIGNED_OUT_REASONS:
+            self.sign_in()
+
     @task(5)
     def check_document(self) -> None:
         listed = random.random() < 0.05
@@ -61,6 +92,7 @@ class Operator(FastHttpUser):
                 expect(response, 200, {"dni": dni}, NOTICE_FIELDS)
             else:
                 expect_refusal(response, 404, "not_listed")
+        self.sign_in_again_if_signed_out(response)
 
     @task(3)
     def check_flight(self) -> None:
@@ -71,6 +103,7 @@ class Operator(FastHttpUser):
                 expect(response, 200, {"flight_number": flight}, FLIGHT_FIELDS)
             else:
                 expect_refusal(response, 404, "unknown_flight")
+        self.sign_in_again_if_signed_out(response)
 
     @task(2)
     def register_traveller(self) -> None:
@@ -83,6 +116,7 @@ class Operator(FastHttpUser):
         }
         with self.client.post("/immigration", json=entry, name="/immigration", catch_response=True) as response:
             expect(response, 201, {"dni": entry["dni"], "flight_number": entry["flight_number"]}, ENTRY_FIELDS)
+        self.sign_in_again_if_signed_out(response)
 
 
 # The API's contract, from api/app/schemas: what each answer must hold besides its status. A status
@@ -92,6 +126,7 @@ NOTICE_FIELDS = ("dni", "name", "nationality", "notice", "listed_on")  # Interpo
 FLIGHT_FIELDS = ("flight_number", "airline", "origin", "destination", "scheduled_arrival")  # FlightOut
 ENTRY_FIELDS = ("id", "name", "dni", "lodging", "declared_money", "flight_number", "entry_date", "registered_at")  # ImmigrationOut
 ERROR_FIELDS = ("detail", "reason")  # ErrorOut
+SIGNED_IN_FIELDS = ("username", "role", "expires_at", "idle_timeout_s")  # the sign-in's answer
 
 
 def json_object(response) -> dict | None:  # type: ignore[no-untyped-def,type-arg]  # locust's response type is private

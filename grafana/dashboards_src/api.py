@@ -1,5 +1,7 @@
 """API dashboard: per route rate, errors, latency and in-flight; business outcomes; every replica."""
 
+import re
+
 from grafana_foundation_sdk.builders import dashboard
 
 from .common import (RATE, REQUESTS, GREEN, RED, YELLOW, Q, bars_panel, counts, latency_axis, new_dashboard,
@@ -20,6 +22,8 @@ ALL_USERS = f'job="api", {USERS}'
 # discovered (ApiDown at 0, ApiReplicaDown below 1). No replica discovered at all: no data, shown as such.
 REPLICA_HEALTH = condition("ApiReplicaDown").query
 API_REPLICAS_UP = f'(count({REPLICA_HEALTH} == 1) or vector(0)) / count(up{{job="api"}})'
+# What SignInFailuresBurst counts, and from how many it fires (prometheus/alerts.yaml).
+_SIGN_IN_FAILURES = condition("SignInFailuresBurst")
 
 _LATENCY = slos_spec().slos[[slo.sli for slo in slos_spec().slos].index("latency")]
 _AVAILABILITY = slos_spec().slos[[slo.sli for slo in slos_spec().slos].index("availability")]
@@ -70,6 +74,14 @@ def in_flight(by: str) -> str:
 
 # Grafana's "operations per minute" unit: these panels count events per minute.
 PER_MINUTE = "opm"
+
+
+def _failed_sign_ins_per_window() -> str:
+    """SignInFailuresBurst's count (`sum(increase(X[W]))`) as a rate over the dashboard's interval times W:
+    the same quantity and scale as the rule's threshold, with Grafana's rate window."""
+    match = re.fullmatch(r"sum\(increase\((?P<series>.+)\[(?P<window>\d+)m\]\)\)", _SIGN_IN_FAILURES.query.strip())
+    assert match, f"SignInFailuresBurst's query changed shape: {_SIGN_IN_FAILURES.query}"
+    return f"sum(rate({match['series']}{RATE})) * {int(match['window']) * 60}"
 
 
 def per_minute(metric: str, by: str, extra: str = "") -> str:
@@ -191,7 +203,7 @@ def _saturation(board: dashboard.Dashboard) -> dashboard.Dashboard:
 
 
 def _business(board: dashboard.Dashboard) -> dashboard.Dashboard:
-    """What the checkpoint decided: registrations, refusals by reason, Interpol hits, unknown flights."""
+    """What the checkpoint decided: registrations, refusals by reason, Interpol hits, unknown flights; sign-ins."""
     return (
         board.with_row(row("Business outcomes"))
         .with_panel(timeseries_panel(
@@ -212,6 +224,17 @@ def _business(board: dashboard.Dashboard) -> dashboard.Dashboard:
         .with_panel(timeseries_panel(
             "Unknown flights per minute", "Flight numbers that matched no flight, by where they were checked.",
             [Q(per_minute("immigration_unknown_flights_total", "source"), "{{source}}")], PER_MINUTE))
+        .with_panel(timeseries_panel(
+            "Sign-ins per minute by outcome",
+            "Operator sign-ins: success, bad_credentials (wrong name or password), locked_out (refused after "
+            "repeated failures). Never by user name: the audit trail (GET /audit) says who.",
+            [Q(per_minute("immigration_sign_ins_total", "outcome"), "{{outcome}}")], PER_MINUTE))
+        .with_panel(threshold_lines(soft_range(timeseries_panel(
+            "Failed sign-ins per 5 minutes",
+            "Refused sign-ins (bad_credentials and locked_out), every replica together, at the current rate per "
+            "5 minutes: what SignInFailuresBurst counts over its 5-minute window; dashed, its threshold.",
+            [Q(_failed_sign_ins_per_window(), "failed")], "short"),
+            soft_max=_SIGN_IN_FAILURES.threshold * 2), steps((None, GREEN), (_SIGN_IN_FAILURES.threshold, RED))))
     )
 
 

@@ -154,11 +154,44 @@ def test_the_api_knows_the_prefix_apache_serves_it_under():
     assert environment("api").get("ROOT_PATH") == prefix.group(1), "set ROOT_PATH in the api's compose environment"
 
 
+def _self_signed(directory):
+    directory.mkdir(parents=True)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=apache",
+                    "-keyout", str(directory / "key.pem"), "-out", str(directory / "cert.pem")],
+                   check=True, capture_output=True, timeout=60)
+
+
+@pytest.mark.parametrize("how", ["certificate in conf/tls", "-D TLS and a certificate"])
+def test_config_syntax_under_tls(apache2, serverroot, how):
+    """The TLS half of the file (mod_ssl, the 443 virtual host) parses, without a warning."""
+    _self_signed(serverroot / "conf" / "tls")
+    res = run_apache2(apache2, serverroot, "-t", *(["-D", "TLS"] if how.startswith("-D") else []))
+    assert res.returncode == 0, res.stderr
+    assert [line for line in res.stderr.splitlines() if "Syntax OK" not in line] == []
+    modules = run_apache2(apache2, serverroot, "-t", "-D", "DUMP_MODULES")
+    assert "ssl_module" in modules.stdout
+    assert "Define: TLS" in run_apache2(apache2, serverroot, "-t", "-D", "DUMP_RUN_CFG").stdout
+
+
+def test_without_a_certificate_there_is_no_tls(apache2, serverroot):
+    # mod_ssl is loaded whatever happens (remote sites' port 9443 needs it too); TLS on the
+    # published port is the TLS define, which only a certificate in conf/tls turns on.
+    run_cfg = run_apache2(apache2, serverroot, "-t", "-D", "DUMP_RUN_CFG")
+    assert run_cfg.returncode == 0, run_cfg.stderr
+    assert "Define: DUMP_RUN_CFG" in run_cfg.stdout and "Define: TLS" not in run_cfg.stdout
+    forced = run_apache2(apache2, serverroot, "-t", "-D", "TLS")  # TLS asked for, no certificate: refused
+    assert forced.returncode != 0
+    assert "cert.pem" in forced.stderr
+
+
 def test_trace_is_off_but_where_the_api_answers_it():
     text = HTTPD_CONF.read_text()
     assert re.findall(r"^\s*TraceEnable\s+(\w+)", text, re.MULTILINE) == ["Off", "On"]
-    port80 = text[text.index("<VirtualHost *:80>"):text.index("</VirtualHost>")]
-    assert re.search(r"^\s*TraceEnable On\s*$", port80, re.MULTILINE)
+    # The page's site (ports 80 and 443) is the PageSite macro; port 8081 keeps the global Off.
+    site = text[text.index("<Macro PageSite"):text.index("</Macro>")]
+    assert re.search(r"^\s*TraceEnable On\s*$", site, re.MULTILINE)
+    port8081 = text[text.index("<VirtualHost *:8081>"):]
+    assert "TraceEnable" not in port8081
 
 
 def test_config_hardening_directives():

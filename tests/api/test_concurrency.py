@@ -4,6 +4,7 @@ import asyncio
 
 import httpx
 
+from tests.support import operators
 from tests.support.api_server import ApiServer
 from tests.support.data import traveller
 from tests.support.postgres import ThrowawayPostgres
@@ -11,7 +12,8 @@ from tests.support.postgres import ThrowawayPostgres
 
 async def _post_all(url: str, entries: list[dict[str, object]]) -> list[httpx.Response]:
     limits = httpx.Limits(max_connections=len(entries))
-    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as http:
+    cookies = operators.session_cookies(url)
+    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits, cookies=cookies) as http:
         return await asyncio.gather(*(http.post("/immigration", json=entry) for entry in entries))
 
 

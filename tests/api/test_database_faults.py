@@ -37,7 +37,8 @@ def own_api(own_postgres: ThrowawayPostgres) -> Iterator[ApiServer]:
 
 @pytest.fixture
 def http(own_api: ApiServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=own_api.url, timeout=CLIENT_TIMEOUT_S) as client:
+    with own_api.signed_in() as client:
+        client.timeout = httpx.Timeout(CLIENT_TIMEOUT_S)
         yield client
 
 
@@ -78,7 +79,7 @@ def test_database_down_gives_503_and_recovery_without_restart(
 
 def test_a_statement_past_its_timeout_is_504(own_postgres: ThrowawayPostgres) -> None:
     slow_settings = {"DB_STATEMENT_TIMEOUT_MS": "200"}
-    with ApiServer(own_postgres.api_env(), workers=1, **slow_settings) as api:
+    with ApiServer(own_postgres.api_env(), workers=1, **slow_settings) as api, api.signed_in() as http:
         # Hold a lock the registration needs until the API has answered, so its INSERT waits on the
         # uncommitted row (same document, same day) for as long as it takes the statement timeout
         # to strike. The INSERT below returns once the row, and so the lock, is held.
@@ -91,7 +92,7 @@ def test_a_statement_past_its_timeout_is_504(own_postgres: ThrowawayPostgres) ->
                     "INSERT INTO immigration (name, dni, lodging, declared_money, flight_number) "
                     "VALUES ('Lock', %s, 'x', 600, 'AA123')", (entry["dni"],),
                 )
-            response = httpx.post(api.url + "/immigration", json=entry, timeout=CLIENT_TIMEOUT_S)
+            response = http.post("/immigration", json=entry, timeout=CLIENT_TIMEOUT_S)
         finally:
             holder.rollback()
             holder.close()

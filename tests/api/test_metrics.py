@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 UNMATCHED_HANDLER = "none"  # api/app/metrics.py; dashboards and alerts select it by this value
+from tests.support import operators
 from tests.support.api_server import ApiServer
 from tests.support.compose import ROOT
 from tests.support.data import traveller
@@ -84,20 +85,22 @@ def test_known_label_sets_and_saturation_are_exposed_before_any_request(metered_
 def test_known_traffic_gives_matching_counts(metered_api: ApiServer) -> None:
     # A connection per request, so that both workers of a 2-worker server serve some.
     url = metered_api.url
+    metered_api.signed_in().close()  # the supervisor account exists
+    cookies = operators.session_cookies(url)
     for _ in range(30):
-        assert httpx.get(url + "/dni/12345678A").status_code == 200
+        assert httpx.get(url + "/dni/12345678A", cookies=cookies).status_code == 200
     for _ in range(20):
-        assert httpx.get(url + "/dni/11111111Z").status_code == 404
+        assert httpx.get(url + "/dni/11111111Z", cookies=cookies).status_code == 404
     for _ in range(12):
-        assert httpx.get(url + "/flights/ZZ9999").status_code == 404
+        assert httpx.get(url + "/flights/ZZ9999", cookies=cookies).status_code == 404
     for _ in range(7):
-        assert httpx.post(url + "/immigration", json=traveller()).status_code == 201
+        assert httpx.post(url + "/immigration", json=traveller(), cookies=cookies).status_code == 201
     for _ in range(3):
-        assert httpx.post(url + "/immigration", json=traveller(declared_money="1")).status_code == 422
+        assert httpx.post(url + "/immigration", json=traveller(declared_money="1"), cookies=cookies).status_code == 422
     for _ in range(2):
-        assert httpx.post(url + "/immigration?dry_run=true", json=traveller(dni="87654321B")).status_code == 403
+        assert httpx.post(url + "/immigration?dry_run=true", json=traveller(dni="87654321B"), cookies=cookies).status_code == 403
     for _ in range(4):
-        assert httpx.post(url + "/immigration", json=traveller(flight_number="ZZ1")).status_code == 422
+        assert httpx.post(url + "/immigration", json=traveller(flight_number="ZZ1"), cookies=cookies).status_code == 422
     samples = scrape(metered_api.url)
     # The histogram's count is the request counter: no separate http_requests_total.
     requests = "http_request_duration_seconds_count"

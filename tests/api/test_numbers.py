@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests.support import operators
 from tests.support.api_server import ApiServer
 from tests.support.data import traveller
 from tests.support.postgres import ThrowawayPostgres
@@ -27,6 +28,7 @@ NOT_DIGITS = "must be a whole number written in digits, such as 42"
 def free_entry_api(postgres: ThrowawayPostgres) -> Iterator[ApiServer]:
     """The API with no minimum amount, so that small and zero amounts are echoed, not refused."""
     with ApiServer(postgres.api_env(), workers=1, MINIMUM_DECLARED_MONEY="0") as server:
+        operators.ensure(server.env, operators.SUPERVISOR)
         yield server
 
 
@@ -38,6 +40,7 @@ def post_raw(url: str, field: str, raw_number: str, *, dry_run: bool = True) -> 
         url + "/immigration" + ("?dry_run=true" if dry_run else ""),
         content=body.encode(),
         headers={"content-type": "application/json"},
+        cookies=operators.session_cookies(url),
         timeout=10,
     )
 
@@ -129,7 +132,8 @@ def test_a_number_where_text_belongs_is_refused_by_name(api: ApiServer, field: s
 def test_a_key_given_twice_is_refused(api: ApiServer) -> None:
     # Parsers disagree on which one wins (the first, the last): refuse rather than pick.
     body = json.dumps(traveller(declared_money="600.00"))[:-1] + ', "declared_money": "1.00"}'
-    response = httpx.post(api.url + "/immigration?dry_run=true", content=body, headers={"content-type": "application/json"})
+    response = httpx.post(api.url + "/immigration?dry_run=true", content=body, headers={"content-type": "application/json"},
+                          cookies=operators.session_cookies(api.url))
     assert response.status_code == 422
     assert response.json()["errors"] == [NOT_JSON]
 
@@ -146,7 +150,8 @@ def test_every_body_is_parsed_exactly(api: ApiServer) -> None:
     assert with_body
     for method, path in with_body:
         url = api.url + path.replace("{", "").replace("}", "")  # no operation with a body has path parameters
-        response = httpx.request(method, url, content=b'{"a": 1, "a": 1}', headers={"content-type": "application/json"})
+        response = httpx.request(method, url, content=b'{"a": 1, "a": 1}', headers={"content-type": "application/json"},
+                                 cookies=operators.session_cookies(api.url))
         assert response.json()["errors"] == [NOT_JSON], (method, path)
 
 

@@ -118,10 +118,11 @@ def test_a_backup_is_complete_private_checksummed_and_pushed(project: Project, t
     assert files == {"postgres.dump", "postgres.rows.tsv", "grafana.db", "prometheus.tar", "manifest.json", "SHA256SUMS"}
     assert all(stat.S_IMODE((backup / name).stat().st_mode) == 0o600 for name in files)
     manifest = json.loads((backup / "manifest.json").read_text())
-    assert manifest["schema_version"] == 1 and manifest["format"] == 1
+    assert manifest["schema_version"] == 2 and manifest["format"] == 1
     assert manifest["written_by"]["images"] == ["grafana/grafana:13.3.0", "postgres:18.4"]
     assert manifest["postgres"]["database"] == project.postgres.database
-    assert manifest["postgres"]["rows"] == {"flights": 6, "immigration": 30, "interpol": 5, "schema_version": 1}
+    assert manifest["postgres"]["rows"] == {"audit_log": 0, "flights": 6, "immigration": 30, "interpol": 5, "operators": 0,
+                                            "schema_version": 1, "sessions": 0, "sign_in_attempts": 0}
     assert manifest["written_by"]["postgres_server"] == project.postgres.psql("SHOW server_version")
     assert manifest["written_by"]["pg_dump"].startswith(manifest["written_by"]["postgres_server"].split()[0])
     listed = {f["name"]: f for f in manifest["files"]}
@@ -188,7 +189,7 @@ def reseal(backup: Path) -> None:
         (lambda b: (b / "postgres.dump").unlink(), "has no postgres.dump"),
         (lambda b: (b / "SHA256SUMS").unlink(), "has no SHA256SUMS"),
         (lambda b: ((b / "manifest.json").write_text((b / "manifest.json").read_text().replace(
-            '"schema_version": 1,', '"schema_version": 2,')), reseal(b)), "schema version 2, newer than this checkout's 1"),
+            '"schema_version": 2,', '"schema_version": 3,')), reseal(b)), "schema version 3, newer than this checkout's 2"),
         (lambda b: ((b / "manifest.json").write_text((b / "manifest.json").read_text().replace(
             '"format": 1,', '"format": 9,')), reseal(b)), "format 9, this run.sh reads up to 1"),
     ],

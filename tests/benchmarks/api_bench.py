@@ -27,6 +27,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.support import operators
 from tests.support.api_server import ApiServer
 from tests.support.postgres import ThrowawayPostgres
 
@@ -36,6 +37,10 @@ DNI = "/dni/12345678A"
 UNINSTRUMENTED = "GET /dni, no instrumentation"
 BEFORE = "GET /dni, prometheus-fastapi-instrumentator (before)"
 PRODUCTION = "GET /dni, instrumented (production)"
+TOUCH_ALWAYS = "GET /dni, production, last_seen_at written on every request"
+ACCOUNT = operators.BENCH
+# The session every request carries (issue 12): one sign-in, shared by every server (one database).
+COOKIE: dict[str, str] = {}
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -71,6 +76,8 @@ def wrk(name: str, url: str, seconds: int, connections: int, script: Path | None
         server: ApiServer | None = None) -> Result:
     """Drive `url` with wrk (one thread: the server has the other core) and parse its report."""
     argv = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    if COOKIE:
+        argv[1:1] = ["-H", "Cookie: " + "; ".join(f"{k}={v}" for k, v in COOKIE.items())]
     if script:
         argv[1:1] = ["-s", str(script)]
     group = server.process.pid if server and server.process else None
@@ -85,9 +92,10 @@ def wrk(name: str, url: str, seconds: int, connections: int, script: Path | None
     return Result(name, rps, p50, p99, errors, cpu * 1e6 / max(requests, 1))
 
 
-def serve(db_env: dict[str, str], workers: int, app_module: str | None = None, *, multiprocess: bool = True) -> ApiServer:
+def serve(db_env: dict[str, str], workers: int, app_module: str | None = None, *, multiprocess: bool = True,
+          **extra: str) -> ApiServer:
     """A server started by the production entrypoint."""
-    settings = {"PYTHONPATH": f"{ROOT}:{ROOT / 'api'}"}
+    settings = {"PYTHONPATH": f"{ROOT}:{ROOT / 'api'}", **extra}
     if app_module:
         settings["APP_MODULE"] = app_module
     server = ApiServer(db_env, workers=workers, **settings)
@@ -100,8 +108,11 @@ def serve(db_env: dict[str, str], workers: int, app_module: str | None = None, *
 def warm_up(server: ApiServer, args: argparse.Namespace) -> None:
     """Every worker and pool slot in use once, the query plan cached."""
     wrk("warm-up", server.url + "/healthz", 3, args.connections)
+    if not COOKIE and server.env.get("APP_MODULE") is None:  # a production server: sign in once
+        with httpx.Client(base_url=server.url, timeout=10) as http:
+            COOKIE[operators.COOKIE] = operators.sign_in(http, ACCOUNT)
     for _ in range(100):
-        httpx.get(server.url + DNI)
+        httpx.get(server.url + DNI, cookies=COOKIE)
 
 
 def main() -> int:
@@ -119,15 +130,19 @@ def main() -> int:
 
     with ThrowawayPostgres() as postgres:
         db = postgres.api_env()
+        operators.ensure({**os.environ, **db}, ACCOUNT)
         if not args.cpu_only:
-            bare = alone("bare FastAPI endpoint", serve(db, args.workers, "tests.benchmarks.apps:bare"), "/bare", args)
+            # The production server first: it signs the benchmark in (warm_up).
+            production = serve(db, args.workers)
             variants = {
+                PRODUCTION: production,
                 UNINSTRUMENTED: serve(db, args.workers, "tests.benchmarks.apps:uninstrumented"),
                 BEFORE: serve(db, args.workers, "tests.benchmarks.apps:instrumentator"),
-                PRODUCTION: serve(db, args.workers),
                 "GET /dni, production, no multiprocess mode": serve(db, args.workers, multiprocess=False),
+                TOUCH_ALWAYS: serve(db, args.workers, SESSION_TOUCH_INTERVAL_S="0"),
             }
             rounds = side_by_side(variants, args)
+            bare = alone("bare FastAPI endpoint", serve(db, args.workers, "tests.benchmarks.apps:bare"), "/bare", args)
             post = alone("POST /immigration (fresh travellers)", serve(db, args.workers), "/", args,
                          HERE / "register.lua")
             report(bare, rounds, post, args)
@@ -158,6 +173,11 @@ async def _cpu_per_request(variants: dict[str, object], requests: int, batches: 
     async with contextlib.AsyncExitStack() as stack:
         for app in variants.values():
             await stack.enter_async_context(app.router.lifespan_context(app))  # type: ignore[attr-defined]
+        if not COOKIE:  # no server ran (--cpu-only): sign in through the production app itself
+            transport = httpx.ASGITransport(app=next(iter(variants.values())))  # type: ignore[arg-type]
+            async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
+                response = await http.post("/auth/sign-in", json={"username": ACCOUNT.username, "password": ACCOUNT.password})
+                COOKIE[operators.COOKIE] = response.cookies[operators.COOKIE]
         for app in variants.values():
             for _ in range(200):
                 await _get(app, DNI)
@@ -179,7 +199,8 @@ async def _get(app: object, path: str) -> None:
     status = []
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
              "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-             "headers": [(b"host", b"bench")], "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 8000)}
+             "headers": [(b"host", b"bench"), (b"cookie", f"{operators.COOKIE}={COOKIE[operators.COOKIE]}".encode())],
+             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 8000)}
 
     async def receive() -> dict[str, object]:
         return {"type": "http.request", "body": b"", "more_body": False}

@@ -13,11 +13,11 @@ from tests.support.compose import (
 )
 
 SERVICES = {
-    "postgres": 5432, "api": 8000, "apache": 80, "prometheus": 9090, "grafana": 3000, "node-exporter": 9100,
+    "postgres": 5432, "api": 8000, "apache": 443, "prometheus": 9090, "grafana": 3000, "node-exporter": 9100,
     "postgres-exporter": 9187, "apache-exporter": 9117, "blackbox-exporter": 9115, "pushgateway": 9091,
     "k6": None, "mailpit": 1025, "alertmanager": 9093,
 }
-PUBLISHED = {"apache": 80, "grafana": 3000, "prometheus": 9090, "alertmanager": 9093, "mailpit": 8025}
+PUBLISHED = {"apache": 443, "grafana": 3000, "prometheus": 9090, "alertmanager": 9093, "mailpit": 8025}
 # The one port published for other hosts (remote sites' agents), on an address of its own, also
 # 127.0.0.1 by default: the operator opens it (REMOTE_WRITE_BIND_ADDRESS).
 REMOTE_WRITE = ("apache", "${REMOTE_WRITE_BIND_ADDRESS:-127.0.0.1}:9443:9443")

@@ -52,9 +52,13 @@ class Fault(Strict):
     undo: str | None = None
     setting: str | None = None
     value: str | None = None
+    username: str | None = None
+    count: int | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
     def _complete(self) -> "Fault":
+        if self.action == "failed-sign-ins":
+            assert self.username and self.count, "a failed-sign-ins fault needs username and count"
         if self.action == "sql":
             assert self.sql and self.undo, "an sql fault needs sql and its undo"
         if self.action == "setting":
@@ -159,7 +163,8 @@ def test_the_issue_s_scenarios_are_there(catalogue: CatalogueModel) -> None:
     faults = {(s.fault.action, s.fault.service) for s in catalogue.scenarios}
     for wanted in [("kill-one", "api"), ("kill", "api"), ("pause", "api"), ("stop", "postgres"), ("pause", "postgres"),
                    ("stop", "apache"), ("setting", "apache"), ("sql", "postgres"), ("stop", "k6"),
-                   ("stop", "alertmanager"), ("stop", "pushgateway"), ("stop", "postgres-exporter")]:
+                   ("stop", "alertmanager"), ("stop", "pushgateway"), ("stop", "postgres-exporter"),
+                   ("failed-sign-ins", "api")]:
         assert wanted in faults
 
 
@@ -192,6 +197,7 @@ def test_the_runner_reads_the_same_catalogue(catalogue: CatalogueModel) -> None:
     (lambda s: s.update(surprise=1), "unknown keys"),
     (lambda s: s.pop("fire"), "`fire` is missing"),
     (lambda s: s["fire"].append({"alert": "ApiDown"}), "needs `alert` and `within_s`"),
+    (lambda s: s.update(fault={"action": "failed-sign-ins", "service": "api", "count": 25}), "needs `username` and `count`"),
 ])
 def test_the_runner_refuses_a_broken_catalogue_naming_the_scenario(tmp_path: Path, change: Any, message: str) -> None:
     data = json.loads(CATALOGUE.read_text())

@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from drills.mailpit import Inbox
+from tests.alertmanager.test_ui_auth import install
 from tests.support.compose import ROOT
 from tests.support.processes import free_port, stop_group, wait_until
 
@@ -30,6 +31,7 @@ BINARY = "/usr/bin/prometheus-alertmanager"
 SERVICES = ["postgres", "api", "apache", "alertmanager", "mailpit"]
 HEALTHY = "\n".join(json.dumps({"Service": s, "State": "running", "Health": "healthy" if s != "mailpit" else ""})
                     for s in SERVICES)
+UI_USER, UI_PASSWORD = "watcher", "a monitoring password: with spaces"
 APACHE_DOWN = {"alertname": "ApacheDown", "service": "apache", "severity": "critical", "team": "operations"}
 
 
@@ -56,15 +58,20 @@ def sink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, str]]:
         log.close()
 
 
-@pytest.fixture(scope="module")
-def alertmanager(sink: tuple[int, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real Alertmanager started through entrypoint.sh, mailing the sink, groups sent after a second."""
-    tmp = tmp_path_factory.mktemp("alertmanager")
+def start_alertmanager(sink: tuple[int, str], tmp: Path, locked: bool) -> Iterator[str]:
+    """A real Alertmanager started through entrypoint.sh, mailing the sink, groups sent after a second;
+    `locked`: behind basic auth (UI_USER, UI_PASSWORD) as ./run.sh leaves it beyond loopback."""
+    entrypoint = ENTRYPOINT
+    if locked:
+        shutil.copytree(ROOT / "alertmanager", tmp / "alertmanager", ignore=shutil.ignore_patterns("web.yml"))
+        installed = install(tmp, UI_USER, UI_PASSWORD)
+        assert installed.returncode == 0, installed.stderr
+        entrypoint = tmp / "alertmanager" / "entrypoint.sh"
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = (tmp / "alertmanager.log").open("wb")
     process = subprocess.Popen(
-        ["/bin/dash", str(ENTRYPOINT), f"--config.file={tmp}/config/alertmanager.yml", f"--storage.path={tmp}/data",
+        ["/bin/dash", str(entrypoint), f"--config.file={tmp}/config/alertmanager.yml", f"--storage.path={tmp}/data",
          f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=", f"--web.external-url={url}"],
         env={**os.environ, "ALERTMANAGER_BIN": BINARY, "SMTP_SMARTHOST": f"127.0.0.1:{sink[0]}",
              "ALERT_GROUP_WAIT": "1s", "ALERT_GROUP_INTERVAL": "2s"},
@@ -73,15 +80,26 @@ def alertmanager(sink: tuple[int, str], tmp_path_factory: pytest.TempPathFactory
     def ready() -> bool:
         assert process.poll() is None, (tmp / "alertmanager.log").read_text()
         try:
-            return httpx.get(f"{url}/-/ready", timeout=2).status_code == 200
+            return httpx.get(f"{url}/-/ready", auth=(UI_USER, UI_PASSWORD), timeout=2).status_code == 200
         except httpx.HTTPError:
             return False
     try:
         wait_until(ready, timeout=60, what="Alertmanager ready")
+        assert (httpx.get(f"{url}/api/v2/alerts", timeout=5).status_code == 401) == locked
         yield url
     finally:
         stop_group(process)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def alertmanager(sink: tuple[int, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from start_alertmanager(sink, tmp_path_factory.mktemp("alertmanager"), locked=False)
+
+
+@pytest.fixture(scope="module")
+def locked_alertmanager(sink: tuple[int, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from start_alertmanager(sink, tmp_path_factory.mktemp("locked-alertmanager"), locked=True)
 
 
 class Project:
@@ -139,7 +157,7 @@ def post_alert(alertmanager: str, labels: dict[str, str], resolved: bool = False
     alert = {"labels": labels, "annotations": {"title": "Apache down", "summary": "Apache is down"},
              "startsAt": (now - timedelta(minutes=1)).isoformat(),
              "endsAt": (now if resolved else now + timedelta(minutes=5)).isoformat()}
-    httpx.post(f"{alertmanager}/api/v2/alerts", json=[alert], timeout=10).raise_for_status()
+    httpx.post(f"{alertmanager}/api/v2/alerts", json=[alert], auth=(UI_USER, UI_PASSWORD), timeout=10).raise_for_status()
 
 
 def wait_for_call(project: Project, call: str, process: subprocess.Popen[str] | None = None) -> None:
@@ -179,7 +197,16 @@ def test_an_unknown_drill_is_refused(project: Project) -> None:
     assert "no such drill: nonsense" in result.stderr
 
 
-def test_a_drill_whose_alerts_arrive_passes_and_reports_its_times(project: Project, alertmanager: str) -> None:
+@pytest.mark.parametrize("locked", [False, True], ids=["loopback", "beyond-loopback"])
+def test_a_drill_whose_alerts_arrive_passes_and_reports_its_times(project: Project, locked: bool,
+                                                                   request: pytest.FixtureRequest) -> None:
+    """Beyond loopback Alertmanager asks for basic auth: run.sh hands the drills .env's
+    MONITORING_UI_USERNAME/PASSWORD (by environment), and the drill passes just the same."""
+    alertmanager = request.getfixturevalue("locked_alertmanager" if locked else "alertmanager")
+    project.alertmanager = alertmanager
+    if locked:
+        with (project.dir / ".env").open("a") as env:
+            env.write(f"MONITORING_UI_USERNAME={UI_USER}\nMONITORING_UI_PASSWORD={UI_PASSWORD}\n")
     catalogue = project.catalogue(apache_stopped(fire_within_s=60))
     process = project.start("--catalogue", str(catalogue))
     try:

@@ -60,7 +60,8 @@ def main(argv: list[str]) -> int:
     try:
         twin.start()
         stack = Stack(prometheus=twin.url("prometheus"), alertmanager=twin.url("alertmanager"),
-                      mailpit=twin.url("mailpit", port=8025), page=twin.url("apache"))
+                      mailpit=twin.url("mailpit", port=8025), page=twin.url("apache"),
+                      operator=(twin.env["LOAD_TEST_USERNAME"], twin.env["LOAD_TEST_PASSWORD"]))
         settle(stack, SETTLE_S)
         ready = time.monotonic()
         backend = TwinBackend(twin)

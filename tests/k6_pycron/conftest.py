@@ -3,15 +3,12 @@
 import os
 import signal
 import subprocess
-import threading
 import urllib.error
 import urllib.request
-from http.server import ThreadingHTTPServer
 
 import pytest
 
-from .helpers import (PUSHGATEWAY_BIN, ApiStub, Pushgateway, SchedulerProcess, find_k6, free_port,
-                      group_members, make_handler, wait_for)
+from .helpers import PUSHGATEWAY_BIN, Pushgateway, SchedulerProcess, find_k6, free_port, group_members, wait_for
 
 
 @pytest.fixture
@@ -89,20 +86,3 @@ def pushgateway(tmp_path):
             proc.kill()
             proc.wait()
         log.close()
-
-
-@pytest.fixture
-def api_stub():
-    """An HTTP server on 127.0.0.1 honouring the operator-flow contract (Apache + API stand-in)."""
-    stub = ApiStub()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(stub))
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    stub.url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
-        yield stub
-    finally:
-        stub.release.set()
-        server.shutdown()
-        server.server_close()

@@ -1,18 +1,14 @@
 """Helpers for the k6-pycron tests: scheduler processes, a Pushgateway client, an API stand-in."""
 
 import importlib
-import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from urllib.parse import urlsplit
 import urllib.request
 
 import pytest
@@ -194,86 +190,3 @@ class Pushgateway:
             assert len(samples) == 1, f"{name} pushed under several groups: {samples}"
             result[name] = samples[0][1]
         return result
-
-
-
-# ---------------------------------------------------------------- stand-in for Apache + API
-
-LISTED = {"12345678A": "John Doe", "87654321B": "Jane Roe"}
-FLIGHTS = {
-    "AA123": {"flight_number": "AA123", "airline": "American Airlines", "origin": "JFK", "destination": "MAD",
-              "scheduled_arrival": "2026-01-01T10:00:00Z"},
-    "BA456": {"flight_number": "BA456", "airline": "British Airways", "origin": "LHR", "destination": "MAD",
-              "scheduled_arrival": "2026-01-01T12:00:00Z"},
-}
-
-
-class ApiStub:
-    """Shared state of the contract stub: request log and fault switches."""
-
-    def __init__(self):
-        """No faults, empty log."""
-        self.requests = []
-        self.broken = False
-        self.slow = threading.Event()
-        self.release = threading.Event()
-        self.url = ""
-
-
-def make_handler(stub):
-    """Build a request handler class implementing the API contract the smoke test checks."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def _send(self, status, body, content_type="application/json"):
-            data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def _error(self, status, detail, reason):
-            self._send(status, {"detail": detail, "reason": reason})
-
-        def do_GET(self):
-            stub.requests.append(("GET", self.path))
-            if stub.slow.is_set():
-                stub.release.wait(30)
-            path = urlsplit(self.path).path
-            if path == "/":
-                self._send(200, "<!doctype html><html><body><h1>Immigration operator</h1></body></html>",
-                           "text/html")
-            elif path.startswith("/api/dni/"):
-                dni = path.rsplit("/", 1)[1]
-                # The "broken" deployment answers every lookup as listed: a contract violation.
-                if dni in LISTED or stub.broken:
-                    self._send(200, {"dni": dni, "name": LISTED.get(dni, "?"), "source": "interpol"})
-                else:
-                    self._error(404, "document not listed", "not_listed")
-            elif path.startswith("/api/flights/"):
-                flight = FLIGHTS.get(path.rsplit("/", 1)[1])
-                if flight:
-                    self._send(200, flight)
-                else:
-                    self._error(404, "unknown flight", "unknown_flight")
-            else:
-                self._error(404, "not found", "not_found")
-
-        def do_POST(self):
-            stub.requests.append(("POST", self.path))
-            length = int(self.headers.get("Content-Length", 0))
-            try:
-                body = json.loads(self.rfile.read(length) or b"{}")
-            except ValueError:
-                return self._error(422, "invalid json", "invalid_body")
-            if urlsplit(self.path).path != "/api/immigration":
-                return self._error(404, "not found", "not_found")
-            if body.get("dni") in LISTED:
-                return self._error(403, "person is on the Interpol list", "interpol_hit")
-            return self._send(200, {"accepted": True, "dry_run": "dry_run=true" in self.path})
-
-    return Handler
-

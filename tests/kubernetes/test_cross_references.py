@@ -17,7 +17,7 @@ from tests.support.compose import ROOT, Endpoint, example_env
 # Each ConfigMap and the repository files it must hold, whole: adding a rule file, a dashboard or a
 # provisioning file to the compose stack without adding it to kubernetes/base fails here.
 CONFIGMAP_FILES = {
-    "prometheus": ["kubernetes/base/prometheus.yml"],
+    "prometheus": ["prometheus/entrypoint.sh", "kubernetes/base/prometheus.yml"],
     "prometheus-rules": ["prometheus/rules/*.yml"],
     "alertmanager": ["alertmanager/entrypoint.sh", "alertmanager/alertmanager.yml"],
     "alertmanager-templates": ["alertmanager/templates/*"],
@@ -165,9 +165,9 @@ def mounts_of(objects: list[Object], workload: str) -> dict[str, set[str]]:
     return seen
 
 
-def test_prometheus_sees_every_rule_file_beside_its_config() -> None:
+def test_prometheus_entrypoint_sees_its_config_and_every_rule_file_beside_it() -> None:
     seen = mounts_of(render("single-node"), "prometheus")
-    assert seen["/etc/prometheus"] == {"prometheus.yml"}
+    assert seen["/etc/prometheus"] == {"entrypoint.sh", "prometheus.yml"}
     assert seen["/etc/prometheus/rules"] == {p.name for p in (ROOT / "prometheus/rules").glob("*.yml")}
 
 

@@ -10,7 +10,8 @@ import pytest
 from tests.support.postgres import ThrowawayPostgres
 
 SCRIPT = Path(__file__).resolve().parents[2] / "postgres" / "backup.sh"
-TABLES = ["flights", "immigration", "interpol", "schema_version"]
+TABLES = ["audit_log", "flights", "immigration", "interpol", "operators", "schema_version", "sessions",
+          "sign_in_attempts"]
 
 
 @pytest.fixture
@@ -38,7 +39,7 @@ def rows(text: bytes) -> dict[str, int]:
 
 def test_describe_names_the_versions_and_the_schema(postgres: ThrowawayPostgres) -> None:
     info = dict(line.split("=", 1) for line in backup_sh(postgres, "describe").stdout.decode().splitlines())
-    assert info["schema_version"] == "1"
+    assert info["schema_version"] == "2"
     assert info["server_version"] == postgres.psql("SHOW server_version")
     assert info["pg_dump_version"].split()[0] == info["server_version"].split()[0]
 
@@ -47,7 +48,9 @@ def test_counts_come_from_the_dump_not_from_the_live_tables(postgres: ThrowawayP
     register(postgres, 1, 25)
     dump = backup_sh(postgres, "dump").stdout
     register(postgres, 100, 5)  # after the snapshot: not in the dump
-    assert rows(backup_sh(postgres, "count", stdin=dump).stdout) == {"flights": 6, "immigration": 25, "interpol": 5, "schema_version": 1}
+    assert rows(backup_sh(postgres, "count", stdin=dump).stdout) == {
+        "audit_log": 0, "flights": 6, "immigration": 25, "interpol": 5, "operators": 0, "schema_version": 1,
+        "sessions": 0, "sign_in_attempts": 0}
 
 
 def test_stage_leaves_the_live_database_alone_and_promote_replaces_it(postgres: ThrowawayPostgres) -> None:

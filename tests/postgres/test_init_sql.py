@@ -76,3 +76,80 @@ def test_init_sql_stops_with_a_clear_error_without_a_role_password(postgres: Thr
     assert result.returncode != 0
     assert f"{missing} is not set" in result.stderr
     assert postgres.psql("SELECT count(*) FROM pg_tables WHERE tablename = 'interpol'", database=database) == "0"
+
+
+# -- issue 12: operators, sessions, failed sign-ins, the audit trail --------------------------------------
+
+# Exactly what the API's role may do on each table (the CLI runs as that role too): anything more fails.
+API_PRIVILEGES = {
+    "operators": {"SELECT", "INSERT"},  # UPDATE of four columns only, below; never DELETE
+    "sessions": {"SELECT", "INSERT", "UPDATE", "DELETE"},
+    "sign_in_attempts": {"SELECT", "INSERT", "UPDATE", "DELETE"},
+    "audit_log": {"SELECT", "INSERT"},  # append-only
+    "immigration": {"SELECT", "INSERT"},
+    "interpol": {"SELECT"},
+    "flights": {"SELECT"},
+    "schema_version": set(),
+}
+PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
+
+
+@pytest.mark.parametrize("table", sorted(API_PRIVILEGES))
+def test_the_api_role_has_exactly_its_privileges_on_each_table(postgres: ThrowawayPostgres, table: str) -> None:
+    granted = {
+        privilege for privilege in PRIVILEGES
+        if postgres.psql(f"SELECT has_table_privilege('{postgres.api_user}', '{table}', '{privilege}')") == "t"
+    }
+    assert granted == API_PRIVILEGES[table]
+    assert postgres.psql(f"SELECT tableowner FROM pg_tables WHERE tablename = '{table}'") != postgres.api_user
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE audit_log SET outcome = 'ok'",
+    "DELETE FROM audit_log",
+    "TRUNCATE audit_log",
+    "DELETE FROM operators",
+    "UPDATE operators SET username = 'renamed'",
+    "UPDATE operators SET created_at = now()",
+    "UPDATE immigration SET registered_by = NULL",
+    "CREATE TRIGGER t BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION utc_today()",
+    "ALTER TABLE audit_log DISABLE TRIGGER ALL",
+])
+def test_the_api_role_cannot_rewrite_history(postgres: ThrowawayPostgres, statement: str) -> None:
+    error = refused(postgres, statement, user=postgres.api_user)
+    assert "permission denied" in error or "must be owner" in error, error
+
+
+def test_the_api_role_may_change_a_password_role_and_disabled_flag(postgres: ThrowawayPostgres) -> None:
+    assert postgres.psql("UPDATE operators SET disabled = disabled, role = role, password_hash = password_hash, "
+                         "updated_at = now() WHERE false", user=postgres.api_user) == "UPDATE 0"
+
+
+@pytest.mark.parametrize(("values", "error"), [
+    ("('ok.name', 'plain-text-password', 'officer')", "check constraint"),  # never anything but an argon2id hash
+    ("('ok.name', '$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA', 'admin')", "check constraint"),
+    ("('Upper.Case', '$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA', 'officer')", "check constraint"),
+    ("('x', '$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA', 'officer')", "check constraint"),
+])
+def test_operators_refuse_bad_rows(postgres: ThrowawayPostgres, values: str, error: str) -> None:
+    assert error in refused(postgres, f"INSERT INTO operators (username, password_hash, role) VALUES {values}")
+
+
+@pytest.mark.parametrize(("values", "error"), [
+    ("('sign_in', 'maybe', 'r1')", "check constraint"),  # outcome
+    ("('reboot', 'ok', 'r1')", "check constraint"),  # action
+    ("('sign_in', 'ok', NULL)", "not-null constraint"),  # request id
+])
+def test_audit_rows_are_well_formed(postgres: ThrowawayPostgres, values: str, error: str) -> None:
+    assert error in refused(postgres, f"INSERT INTO audit_log (action, outcome, request_id) VALUES {values}")
+
+
+def test_the_schema_version_is_2(postgres: ThrowawayPostgres) -> None:
+    assert postgres.psql("SELECT max(version) FROM schema_version") == "2"
+
+
+def test_the_session_check_runs_with_the_callers_rights_only(postgres: ThrowawayPostgres) -> None:
+    """session_check (the API's per-request check) is SECURITY INVOKER: calling it grants the API role
+    nothing beyond its own rights on sessions and operators."""
+    assert postgres.psql("SELECT prosecdef FROM pg_proc WHERE proname = 'session_check'") == "f"
+    assert postgres.psql("SELECT count(*) FROM session_check('\\x00', 900, 60)", user=postgres.api_user) == "0"

@@ -150,6 +150,19 @@ CASES: dict[str, list[Case]] = {
         Case("/delay takes its designed 2 s", {f"probe_duration_seconds{{{DELAY}}}": constant(2.05),
                                                f"probe_duration_seconds{{{PAGE}}}": constant(0.05)}),
     ],
+    "SignInFailuresBurst": [
+        # 2 failures per 15 s scrape: about 40 in 5 minutes.
+        Case("someone guessing passwords", {
+            f'immigration_sign_ins_total{{{API}, outcome="bad_credentials"}}': growing(2),
+            f'immigration_sign_ins_total{{{API}, outcome="success"}}': growing(0.1)}, [{}]),
+        Case("a locked-out address still trying", {
+            f'immigration_sign_ins_total{{{API}, outcome="bad_credentials"}}': growing(0.5),
+            f'immigration_sign_ins_total{{{API}, outcome="locked_out"}}': growing(1)}, [{}]),
+        # A shift starting: many sign-ins, a few typos (about 4 in 5 minutes).
+        Case("operators signing in, a few typos", {
+            f'immigration_sign_ins_total{{{API}, outcome="bad_credentials"}}': growing(0.2),
+            f'immigration_sign_ins_total{{{API}, outcome="success"}}': growing(5)}),
+    ],
     "SmokeTestFailing": [
         Case("the last runs failed", {f"k6_smoke_success{{{SMOKE}}}": constant(0)}, [labels(SMOKE)]),
         Case("the last runs passed", {f"k6_smoke_success{{{SMOKE}}}": constant(1)}),

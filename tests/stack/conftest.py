@@ -4,6 +4,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -19,9 +20,13 @@ from tests.twin.stack import Twin
 K6_INTERVAL_S = 8
 # .env settings the twin changes, as an operator could: a changed alert group is mailed again after
 # 15 s rather than 5 min, so a resolved mail follows the repair within the test's patience.
-TWIN_SETTINGS = {"ALERT_GROUP_INTERVAL": "15s"}
+# BIND_ADDRESS beyond loopback: Apache serves its published port (443) over HTTPS with the self-signed
+# pair ./run.sh's apache/tls.sh creates (port 80 inside stays plain HTTP for the probes and k6).
+TWIN_SETTINGS = {"ALERT_GROUP_INTERVAL": "15s", "BIND_ADDRESS": "0.0.0.0"}
 # The twin's remote site (tests/stack/test_remote_site.py).
 SITE_NAME = "twin-site"
+# The officer the browser tests sign in as (created with the API's CLI, as `./run.sh operator add` does).
+OFFICER = ("desk-officer", "correct horse battery staple")
 # A loopback address no twin service takes (the twin's start at 127.0.0.20).
 HEARTBEAT_ADDRESS = "127.0.0.5"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -124,8 +129,47 @@ def browser(twin: Twin) -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser: Browser, twin: Twin, artifacts: Path, request: pytest.FixtureRequest) -> Iterator[Page]:
-    """The operator page, freshly loaded; a screenshot of the outcome is saved after each test."""
+def forgive_failed_sign_ins(twin: Twin) -> Iterator[None]:
+    """For a test that fails sign-ins on purpose: afterwards the API's failure counts are emptied.
+
+    Every client of the twin reaches Apache from the same loopback address. The API bars only the
+    failing name from that address (SIGN_IN_LOCKOUT_AFTER), but its per-address count
+    (SIGN_IN_ADDRESS_LOCKOUT_AFTER) adds up over the session's deliberate failures: left alone, they
+    could one day bar every later sign-in of the session, the twin's own smoke runs included.
+    """
+    yield
+    database = twin.replicas["postgres"][0].database
+    assert database is not None
+    database.psql("DELETE FROM sign_in_attempts")
+
+
+SUPERVISOR = ("stack-supervisor", "a supervisor's passphrase for the stack tests")
+
+
+@pytest.fixture(scope="session")
+def supervisor_client(twin: Twin) -> Iterator[httpx.Client]:
+    """An HTTP client signed in through Apache as a supervisor (who may do all an officer may, and read entries)."""
+    twin.ensure_operator(*SUPERVISOR, role="supervisor")
+    with httpx.Client(timeout=PATIENCE_S) as client:
+        response = client.post(twin.url("apache", "/api/auth/sign-in"),
+                               json={"username": SUPERVISOR[0], "password": SUPERVISOR[1]})
+        assert response.status_code == 200, response.text
+        yield client
+
+
+@pytest.fixture(scope="session")
+def officer(twin: Twin) -> tuple[str, str]:
+    """An officer's user name and password."""
+    twin.ensure_operator(*OFFICER)
+    return OFFICER
+
+
+@pytest.fixture
+def signed_out_page(browser: Browser, twin: Twin, artifacts: Path, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """The operator page, freshly loaded in a new browser context (no cookie): the sign-in form.
+
+    A screenshot of the outcome is saved after each test.
+    """
     context = browser.new_context()
     context.set_default_timeout(BROWSER_PATIENCE_MS)
     tab = context.new_page()
@@ -135,3 +179,19 @@ def page(browser: Browser, twin: Twin, artifacts: Path, request: pytest.FixtureR
     finally:
         tab.screenshot(path=str(artifacts / f"{request.node.name}.png"), full_page=True)
         context.close()
+
+
+def sign_in(page: Page, username: str, password: str) -> None:
+    """Fill in the sign-in form and submit it (Enter)."""
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.keyboard.press("Enter")
+
+
+@pytest.fixture
+def page(signed_out_page: Page, officer: tuple[str, str]) -> Page:
+    """The operator page, signed in as the officer, at the first step."""
+    sign_in(signed_out_page, *officer)
+    expect(signed_out_page.locator("#app")).to_be_visible()
+    expect(signed_out_page.locator("#operator")).to_have_text(officer[0])
+    return signed_out_page

@@ -1,5 +1,7 @@
 """Faults: the API killed, PostgreSQL stopped; monitoring sees it, the page says it, all recovers,
-and no registration acknowledged before a fault is missing after it."""
+and no registration acknowledged before a fault is missing after it. The API is called signed in as
+a supervisor (who may also read entries back); the session outlives both faults, as it is kept in
+PostgreSQL."""
 
 import uuid
 import httpx
@@ -15,22 +17,27 @@ pytestmark = pytest.mark.disruptive
 API_HEALTH_PROBE = 'probe_success{job="blackbox-api"}'
 
 
-def register(twin: Twin, count: int) -> list[int]:
+@pytest.fixture(scope="module")
+def api(supervisor_client: httpx.Client) -> httpx.Client:
+    return supervisor_client
+
+
+def register(twin: Twin, api: httpx.Client, count: int) -> list[int]:
     """Register fresh travellers through Apache; the ids of the acknowledged (201) ones."""
     ids = []
     for _ in range(count):
         entry = {"name": "Fault Test", "dni": "F" + uuid.uuid4().hex[:12].upper(), "lodging": "Hotel",
                  "declared_money": "900.00", "flight_number": "IB789"}
-        response = httpx.post(twin.url("apache", "/api/immigration"), json=entry, timeout=PATIENCE_S)
+        response = api.post(twin.url("apache", "/api/immigration"), json=entry, timeout=PATIENCE_S)
         if response.status_code == 201:
             ids.append(response.json()["id"])
     return ids
 
 
 @pytest.fixture(scope="module")
-def acknowledged(twin: Twin) -> list[int]:
+def acknowledged(twin: Twin, api: httpx.Client) -> list[int]:
     """Entries acknowledged before the faults; all must be readable once the faults are over."""
-    ids = register(twin, 20)
+    ids = register(twin, api, 20)
     assert len(ids) == 20
     return ids
 
@@ -53,12 +60,12 @@ def test_a_killed_api_is_seen_down_and_recovers(
 
 
 def test_a_stopped_database_gives_503_and_the_api_recovers_without_restart(
-    twin: Twin, prometheus: PrometheusClient, acknowledged: list[int]
+    twin: Twin, prometheus: PrometheusClient, acknowledged: list[int], api: httpx.Client
 ) -> None:
     api_processes = [replica.process for replica in twin.replicas["api"]]
     twin.stop("postgres", kill=True)  # a crash: immediate shutdown, no checkpoint
     try:
-        response = httpx.get(twin.url("apache", "/api/dni/12345678A"), timeout=PATIENCE_S)
+        response = api.get(twin.url("apache", "/api/dni/12345678A"), timeout=PATIENCE_S)
         assert response.status_code == 503
         assert response.json()["reason"] == "db_unavailable"
         assert "retry-after" in response.headers
@@ -67,17 +74,18 @@ def test_a_stopped_database_gives_503_and_the_api_recovers_without_restart(
     finally:
         twin.start_service("postgres")
     for _ in range(10):
-        assert httpx.get(twin.url("apache", "/api/dni/12345678A"), timeout=PATIENCE_S).status_code == 200
-    assert len(register(twin, 3)) == 3
+        assert api.get(twin.url("apache", "/api/dni/12345678A"), timeout=PATIENCE_S).status_code == 200
+    assert len(register(twin, api, 3)) == 3
     assert [replica.process for replica in twin.replicas["api"]] == api_processes
     assert all(process is not None and process.poll() is None for process in api_processes)
     prometheus.wait_until("pg_up", lambda v: list(v.values()) == [1.0], PATIENCE_S)
 
 
-def test_no_registration_acknowledged_before_the_faults_is_missing(twin: Twin, acknowledged: list[int]) -> None:
+def test_no_registration_acknowledged_before_the_faults_is_missing(twin: Twin, acknowledged: list[int],
+                                                                  api: httpx.Client) -> None:
     database = twin.replicas["postgres"][0].database
     assert database is not None
     ids = ", ".join(map(str, acknowledged))
     assert database.psql(f"SELECT count(*) FROM immigration WHERE id IN ({ids})") == str(len(acknowledged))
     for entry_id in acknowledged:
-        assert httpx.get(twin.url("apache", f"/api/immigration/{entry_id}"), timeout=PATIENCE_S).status_code == 200
+        assert api.get(twin.url("apache", f"/api/immigration/{entry_id}"), timeout=PATIENCE_S).status_code == 200

@@ -142,11 +142,18 @@ def chunked_post_status(twin: Twin) -> int:
     return int(head.split(b" ", 2)[1])
 
 
+SUPERVISOR = ("front-door-supervisor", "a supervisor's long passphrase")
+
+
 def test_the_apis_redirects_keep_the_prefix(twin: Twin) -> None:
-    response = ask(twin, "GET", "/api/immigration/?limit=1")
+    twin.ensure_operator(*SUPERVISOR, role="supervisor")  # GET /immigration is a supervisor's
+    signed_in = ask(twin, "POST", "/api/auth/sign-in", json={"username": SUPERVISOR[0], "password": SUPERVISOR[1]})
+    assert signed_in.status_code == 200, signed_in.text
+    cookies = signed_in.cookies
+    response = ask(twin, "GET", "/api/immigration/?limit=1", cookies=cookies)
     assert response.status_code == 307
     assert re.fullmatch(r"(http://apache(:80)?)?/api/immigration\?limit=1", response.headers["location"])
-    assert ask(twin, "GET", response.headers["location"].removeprefix("http://apache")).status_code == 200
+    assert ask(twin, "GET", response.headers["location"].removeprefix("http://apache"), cookies=cookies).status_code == 200
 
 
 def test_the_schema_names_the_prefix_as_its_server(twin: Twin) -> None:

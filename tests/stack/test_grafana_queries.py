@@ -53,10 +53,13 @@ def a_backup_pushed(twin: Twin, directory: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def traffic(twin: Twin, prometheus: PrometheusClient, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Every route and outcome exercised, a backup made, and a successful smoke run seen by Prometheus."""
+def traffic(twin: Twin, prometheus: PrometheusClient, supervisor_client: httpx.Client,
+            tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Every route and outcome exercised (signed in as a supervisor, who may read entries too), a backup
+    made, and a successful smoke run seen by Prometheus."""
     a_backup_pushed(twin, tmp_path_factory.mktemp("backup"))
-    with httpx.Client(base_url=twin.url("apache", "/api"), timeout=PATIENCE_S) as api:
+    with httpx.Client(base_url=twin.url("apache", "/api"), timeout=PATIENCE_S,
+                      cookies=supervisor_client.cookies) as api:
         for _ in range(5):
             api.get("/dni/12345678A")
             api.get("/dni/11111111Z")

@@ -40,15 +40,16 @@ class Acknowledged:
 class Registrar(threading.Thread):
     """Registers fresh travellers through Apache until stopped, keeping every acknowledged entry."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, cookies: httpx.Cookies) -> None:
         super().__init__(daemon=True)
         self.url = url
+        self.cookies = cookies  # a signed-in session (registering needs one)
         self.acknowledged: list[Acknowledged] = []
         self.errors: list[str] = []
         self.stopping = threading.Event()
 
     def run(self) -> None:
-        with httpx.Client(timeout=10) as http:
+        with httpx.Client(timeout=10, cookies=self.cookies) as http:
             while not self.stopping.is_set():
                 dni = "DRILL" + uuid.uuid4().hex[:12].upper()
                 entry = {"name": "Drill Traveller", "dni": dni, "lodging": "Hotel Drill", "declared_money": "900.00",
@@ -65,16 +66,18 @@ class Registrar(threading.Thread):
 
 
 def test_a_backup_taken_under_load_restores_every_acknowledged_entry_on_a_new_host(
-    twin: Twin, prometheus: PrometheusClient, scrape_interval_s: float, tmp_path: Path
+    twin: Twin, prometheus: PrometheusClient, scrape_interval_s: float, tmp_path: Path,
+    supervisor_client: httpx.Client,
 ) -> None:
     live = twin.replicas["postgres"][0].database
     assert live is not None
     pushgateway = twin.endpoints()["pushgateway"][0]
     sh = RunSh.copy(tmp_path / "old-host", live, "postgres,api,k6,pushgateway", STANDIN_ADDRESS_PUSHGATEWAY=pushgateway)
 
-    registrar = Registrar(twin.url("apache", "/api/immigration"))
+    registrar = Registrar(twin.url("apache", "/api/immigration"), supervisor_client.cookies)
     registrar.start()
-    env = {**os.environ, "LOAD_TEST_DURATION": "40", "LOAD_TEST_PEAK_USERS": "8"}
+    env = {**os.environ, "LOAD_TEST_DURATION": "40", "LOAD_TEST_PEAK_USERS": "8",
+           "LOAD_TEST_USERNAME": twin.env["LOAD_TEST_USERNAME"], "LOAD_TEST_PASSWORD": twin.env["LOAD_TEST_PASSWORD"]}
     load = subprocess.Popen(
         [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", twin.url("apache", "/api"), "--headless",
          "--only-summary"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,

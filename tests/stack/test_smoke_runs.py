@@ -50,12 +50,14 @@ def test_a_failing_smoke_run_is_pushed_as_a_failure(twin: Twin, prometheus: Prom
     prometheus.wait_until(f"k6_smoke_success{SMOKE}", lambda v: list(v.values()) == [1.0], patience)
 
 
-def run_smoke_test(base_url: str, tmp_path: Path) -> tuple[int, dict[str, dict[str, Any]]]:
-    """The smoke test run once by the real k6, as the scheduler runs it: its exit code and its checks."""
+def run_smoke_test(twin: Twin, base_url: str, tmp_path: Path) -> tuple[int, dict[str, dict[str, Any]]]:
+    """The smoke test run once by the real k6, as the scheduler runs it (signed in with .env's smoke
+    test account, which the twin ensured as ./run.sh does): its exit code and its checks."""
     summary = tmp_path / "summary.json"
+    account = {name: twin.env[name] for name in ("SMOKE_TEST_USERNAME", "SMOKE_TEST_PASSWORD")}
     result = subprocess.run(
         [K6, "run", "--quiet", "--no-usage-report", f"--summary-export={summary}", str(SCRIPT)],
-        env={**os.environ, "BASE_URL": base_url}, capture_output=True, text=True, timeout=PATIENCE_S,
+        env={**os.environ, "BASE_URL": base_url, **account}, capture_output=True, text=True, timeout=PATIENCE_S,
     )
     checks: dict[str, dict[str, Any]] = {}
 
@@ -69,16 +71,18 @@ def run_smoke_test(base_url: str, tmp_path: Path) -> tuple[int, dict[str, dict[s
 
 
 def test_the_smoke_test_passes_through_apache(twin: Twin, tmp_path: Path) -> None:
-    code, checks = run_smoke_test(twin.url("apache"), tmp_path)
+    code, checks = run_smoke_test(twin, twin.url("apache"), tmp_path)
     assert code == 0, checks
     assert checks and all(check["fails"] == 0 for check in checks.values()), checks
 
 
 def test_a_wrong_base_path_fails_the_smoke_test(twin: Twin, tmp_path: Path) -> None:
-    """Under /apx Apache answers its own HTML 404 everywhere: the status "not listed" and "unknown
-    flight" expect, which only the body's `reason` tells apart. k6 exits 99: thresholds crossed."""
-    code, checks = run_smoke_test(twin.url("apache", "/apx"), tmp_path)
+    """Under /apx Apache answers its own HTML 404 everywhere: the anonymous refusal's 401 and reason
+    both fail, the sign-in fails and the run stops there (nothing later is checked). k6 exits 99:
+    thresholds crossed."""
+    code, checks = run_smoke_test(twin, twin.url("apache", "/apx"), tmp_path)
     assert code == 99
-    assert checks["dni not listed: status 404"]["fails"] == 0  # what a status-only check accepted
-    assert checks["dni not listed: reason not_listed"]["passes"] == 0
-    assert checks["flight unknown: reason unknown_flight"]["passes"] == 0
+    assert checks["no session: status 401"]["passes"] == 0
+    assert checks["no session: reason not_signed_in"]["passes"] == 0
+    assert checks["sign in: status 200"]["passes"] == 0
+    assert not [name for name in checks if name.startswith(("dni ", "flight "))], checks

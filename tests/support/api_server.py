@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.support import operators
 from tests.support.processes import free_port, stop_group, wait_until
 
 API_DIR = Path(__file__).resolve().parents[2] / "api"
@@ -57,6 +58,12 @@ class ApiServer:
             return httpx.get(self.url + "/healthz", timeout=1).status_code == 200
         except httpx.HTTPError:
             return False
+
+    def signed_in(self, account: operators.Account = operators.SUPERVISOR) -> httpx.Client:
+        """A new client of this server signed in as `account` (made with the operator CLI if need be);
+        close it when done. Usage: `with api.signed_in() as http: http.get("/dni/12345678A")`."""
+        operators.ensure(self.env, account)
+        return operators.signed_in_client(self.url, account)
 
     def log(self) -> str:
         """What the server printed so far."""

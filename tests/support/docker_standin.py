@@ -3,10 +3,11 @@
 Every call is appended to $DOCKER_CALLS (one line, arguments joined by spaces). Then:
 - `compose version --short` answers $FAKE_COMPOSE_VERSION (2.40.3);
 - `compose config --services` lists $STANDIN_SERVICES, `compose config --images` $STANDIN_IMAGES (comma-separated);
-- `compose exec -T SERVICE CMD...` and `compose run ... --entrypoint E SERVICE ARGS...` run CMD (or E ARGS)
+- `compose exec [-T] [-e NAME[=VALUE]]... SERVICE CMD...` and `compose run ... --entrypoint E SERVICE ARGS...` run CMD (or E ARGS)
   here, with the service's environment from $STANDIN_ENV_<SERVICE> (JSON object), container paths
   replaced by $STANDIN_PATHS (JSON object: container path -> native path), and `127.0.0.1:PORT`
-  replaced by $STANDIN_ADDRESS_<SERVICE> (host:port where that service really listens);
+  replaced by $STANDIN_ADDRESS_<SERVICE> (host:port where that service really listens); an exec's
+  `-e NAME` passes NAME from the caller's environment, as compose does, `-e NAME=VALUE` that value;
 - `compose exec ...` of a service named in $STANDIN_FAIL (comma-separated) fails with exit 1;
 - `compose ps --all --format json` prints $STANDIN_PS (what Compose 2.21+ prints: one JSON object a line),
   `compose ps -q SERVICE` the ids in $STANDIN_IDS_<SERVICE> (comma-separated);
@@ -25,7 +26,7 @@ def variable(prefix: str, service: str) -> str:
     return prefix + service.upper().replace("-", "_")
 
 
-def native(service: str, argv: list[str]) -> int:
+def native(service: str, argv: list[str], passed: dict[str, str] | None = None) -> int:
     paths: dict[str, str] = json.loads(os.environ.get("STANDIN_PATHS", "{}"))
     address = os.environ.get(variable("STANDIN_ADDRESS_", service))
 
@@ -36,7 +37,7 @@ def native(service: str, argv: list[str]) -> int:
             arg = re.sub(r"127\.0\.0\.1:[0-9]+", address, arg)
         return arg
 
-    env = {**os.environ, **json.loads(os.environ.get(variable("STANDIN_ENV_", service), "{}"))}
+    env = {**os.environ, **json.loads(os.environ.get(variable("STANDIN_ENV_", service), "{}")), **(passed or {})}
     if service in os.environ.get("STANDIN_FAIL", "").split(","):
         print(f"stand-in docker: {service} fails as asked", file=sys.stderr)
         return 1
@@ -65,8 +66,17 @@ def main(args: list[str]) -> int:
         print("\n".join(i for i in os.environ.get(variable("STANDIN_IDS_", args[3]), "").split(",") if i))
         return 0
     if args[:2] == ["compose", "exec"]:
-        rest = [a for a in args[2:] if a != "-T"]
-        return native(rest[0], rest[1:])
+        rest = args[2:]
+        passed: dict[str, str] = {}
+        while rest and rest[0].startswith("-"):
+            option = rest.pop(0)
+            if option in ("-e", "--env"):
+                name, equals, value = rest.pop(0).partition("=")
+                if equals:
+                    passed[name] = value
+                elif name in os.environ:
+                    passed[name] = os.environ[name]
+        return native(rest[0], rest[1:], passed)
     if args[:2] == ["compose", "run"]:
         rest = args[2:]
         entrypoint: list[str] = []

@@ -14,6 +14,12 @@ Stand-ins: mailpit is tests/twin/mailsink.py (a real SMTP server that keeps ever
 mailpit's REST API); Alertmanager is Debian's 0.25 started through the project's own entrypoint.sh,
 which is told where that binary is by ALERTMANAGER_BIN, as compose tells it where the image's is.
 Settings that .env may change can be given to the twin (`settings=`), as a .env would give them.
+
+As ./run.sh does after start-up, the service accounts the smoke and load tests sign in with
+(SMOKE_TEST_*, LOAD_TEST_* of .env) are made to exist with the API's own CLI (`python -m app.operators
+ensure`), as soon as the API is healthy and before the smoke test starts. And as ./run.sh does when
+BIND_ADDRESS is not a loopback address, Apache gets a self-signed certificate from apache/tls.sh and
+serves its published port 443 over HTTPS (`twin.tls_dir` holds cert.pem for a client's trust).
 """
 
 import logging
@@ -42,7 +48,6 @@ log = logging.getLogger("twin")
 
 NOT_AVAILABLE = {"grafana": "Grafana is packaged neither by Debian nor on PyPI"}
 DEBIAN_BINARIES = {
-    "prometheus": "prometheus",
     "node-exporter": "prometheus-node-exporter",
     "postgres-exporter": "prometheus-postgres-exporter",
     "apache-exporter": "prometheus-apache-exporter",
@@ -51,9 +56,14 @@ DEBIAN_BINARIES = {
 }
 # Services whose compose entrypoint is a script of ours that runs the binary named by a variable:
 # the variable, and the Debian binary it names in the twin.
-ENTRYPOINT_BINARIES = {"alertmanager": ("ALERTMANAGER_BIN", "prometheus-alertmanager")}
+ENTRYPOINT_BINARIES = {"alertmanager": ("ALERTMANAGER_BIN", "prometheus-alertmanager"),
+                       "prometheus": ("PROMETHEUS_BIN", "prometheus")}
 # Debian's apache exporter (0.12) names its listen flag the old way; the image's (1.x) --web.listen-address.
 LISTEN_FLAGS = {"apache-exporter": "--telemetry.address"}
+# The accounts ./run.sh ensures after start-up: .env's user name and password variables.
+SERVICE_ACCOUNTS = (("SMOKE_TEST_USERNAME", "SMOKE_TEST_PASSWORD"), ("LOAD_TEST_USERNAME", "LOAD_TEST_PASSWORD"))
+# The names the twin's self-signed certificate is made for (clients inside reach Apache as "apache").
+TLS_NAMES = ("apache", "localhost")
 # Files that exist only inside an image, and where the twin finds them.
 IMAGE_FILES = {"/usr/local/bin/healthcheck": ROOT / "apache" / "healthcheck.sh"}
 START_TIMEOUT_S = 180  # a deadline for "never healthy", generous for a busy machine
@@ -110,6 +120,8 @@ class Twin:
         # A stopped PostgreSQL keeps its data directory, as a stopped container keeps its volume.
         self._stopped_databases: dict[str, ThrowawayPostgres] = {}
         self._dns: subprocess.Popen[bytes] | None = None
+        self._accounts_ensured = False
+        self.tls_dir: Path | None = None
 
     # -- the whole stack -------------------------------------------------------------------------
 
@@ -160,6 +172,22 @@ class Twin:
         """Start every replica of a service and wait until its healthcheck passes."""
         self.replicas[name] = [self._launch(name, index, address) for index, address in enumerate(self.addresses[name])]
         self.wait_healthy(name)
+        if name == "api" and not self._accounts_ensured:
+            for user_variable, password_variable in SERVICE_ACCOUNTS:
+                self.ensure_operator(self.env[user_variable], self.env[password_variable])
+            self._accounts_ensured = True
+
+    def ensure_operator(self, username: str, password: str, role: str = "officer") -> None:
+        """Create the account, or reset its password and role, with the API's CLI (as ./run.sh does)."""
+        api = self.replicas["api"][0]
+        result = subprocess.run(
+            [sys.executable, "-m", "app.operators", "ensure", username, "--password-env", "TWIN_OPERATOR_PASSWORD",
+             "--role", role],
+            cwd=ROOT / "api", env={**api.env, "TWIN_OPERATOR_PASSWORD": password}, capture_output=True, text=True,
+            timeout=60, check=False,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"app.operators ensure {username} failed: {result.stdout}{result.stderr}")
 
     def stop(self, name: str, *, kill: bool = False) -> None:
         """Stop a service's replicas (SIGKILL with `kill`: a crash, not a shutdown)."""
@@ -273,10 +301,12 @@ class Twin:
             return [str(ROOT / "api" / "entrypoint.sh")], ROOT / "api"
         if name == "apache":
             serverroot = make_serverroot(self.workdir / "apache-serverroot")
-            # Folders compose mounts under the image's ServerRoot (conf/remote-write): httpd.conf names
-            # them relative to it, so they appear there too.
+            # conf/tls: the twin's own pair (or none), never whatever a run left in the repository's apache/tls.
+            self._apache_tls(serverroot)
+            # Other folders compose mounts under the image's ServerRoot (conf/remote-write): httpd.conf
+            # names them relative to it, so they appear there too.
             for container, native in self._path_map(replica):
-                if container.startswith(APACHE_SERVERROOT + "/"):
+                if container.startswith(APACHE_SERVERROOT + "/") and container != APACHE_SERVERROOT + "/conf/tls":
                     link = serverroot / container[len(APACHE_SERVERROOT) + 1:]
                     link.parent.mkdir(parents=True, exist_ok=True)
                     if not link.is_symlink():
@@ -296,6 +326,20 @@ class Twin:
             return [sys.executable, "-m", "tests.twin.mailsink", "--smtp", f"{replica.address}:{ports[0]}",
                     "--http", f"{replica.address}:{ports[1]}"], ROOT
         raise RuntimeError(f"the twin does not know how to run {name}")
+
+    def _apache_tls(self, serverroot: Path) -> None:
+        """conf/tls of Apache's ServerRoot as compose mounts apache/tls: filled by apache/tls.sh as ./run.sh fills it."""
+        tls = self.workdir / "apache-tls"
+        script = ROOT / "apache" / "tls.sh"
+        if _tls_wanted(script, self.env.get("BIND_ADDRESS", "")):
+            names = " ".join(shlex.quote(n) for n in TLS_NAMES)
+            subprocess.run(["bash", "-c", f'set -euo pipefail; . {shlex.quote(str(script))}; tls_install "$1" "" "" {names}',
+                            "tls", str(tls)], check=True, capture_output=True, timeout=120)
+            self.tls_dir = tls
+        (serverroot / "conf").mkdir(exist_ok=True)
+        link = serverroot / "conf" / "tls"
+        if self.tls_dir is not None and not link.exists():
+            link.symlink_to(tls)
 
     def _environment(self, replica: Replica) -> dict[str, str]:
         """The Dockerfile's ENV, then the compose environment, with container paths mapped."""
@@ -391,6 +435,13 @@ class Twin:
 def _stack_env() -> dict[str, str]:
     """.example.env as ./run.sh turns it into .env: every change-me replaced by a random secret."""
     return {key: (secrets.token_hex(16) if value == "change-me" else value) for key, value in example_env().items()}
+
+
+def _tls_wanted(script: Path, bind_address: str) -> bool:
+    """apache/tls.sh's verdict on BIND_ADDRESS: whether ./run.sh would serve the page over HTTPS."""
+    result = subprocess.run(["bash", "-c", f'. {shlex.quote(str(script))}; tls_wanted "$1"', "tls", bind_address],
+                            capture_output=True, timeout=30, check=False)
+    return result.returncode == 0
 
 
 def _dockerfile_env(dockerfile: Path) -> dict[str, str]:

@@ -33,6 +33,7 @@ class ImmigrationOut(BaseModel):
     flight_number: str
     entry_date: date
     registered_at: datetime
+    registered_by: str | None = Field(description="the operator who registered it (null: entered by hand in the database)")
 
 
 class ImmigrationCheckOut(BaseModel):

@@ -12,6 +12,7 @@ _DOCUMENT = re.compile(r"[A-Z0-9]{5,20}")
 _FLIGHT = re.compile(r"(?P<airline>[A-Z]{2}|[A-Z][0-9]|[0-9][A-Z])(?P<number>[0-9]{1,4})(?P<suffix>[A-Z]?)")
 # Control, format (zero-width, bidi overrides), private-use and unpaired-surrogate characters.
 _INVISIBLE = {"Cc", "Cf", "Co", "Cs", "Zl", "Zp"}
+_RFC3339 = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})")
 _WHOLE_NUMBER = re.compile(r"-?[0-9]+")  # ASCII digits; "-1" is left to the range check, which says why
 CENT = Decimal("0.01")
 MAX_MONEY = Decimal("9999999999.99")  # NUMERIC(12,2)
@@ -66,6 +67,13 @@ def cents(value: Decimal) -> Decimal:
     return amount.copy_abs() if amount.is_zero() else amount
 
 
+def rfc3339(value: object) -> object:
+    """A time in a query string as RFC 3339 with its offset: `0.5` or `2026-11-29` are not read as times."""
+    if isinstance(value, str) and not _RFC3339.fullmatch(value):
+        raise ValueError("a time is written as RFC 3339 with an offset, such as 2026-11-29T08:00:00Z")
+    return value
+
+
 def whole_number(value: object) -> object:
     """An integer in a path or query string, as decimal digits: `5.0`, `1e2`, `5_0` or ` 5` are not
     silently read as 5, 100, 50 or 5."""
@@ -94,3 +102,5 @@ Money = Annotated[Decimal, Field(ge=0, le=MAX_MONEY, decimal_places=2, examples=
 # For ids, page sizes and cursors in paths and query strings: `Annotated[int, Query(ge=1), DIGITS_ONLY]`
 # (after Path/Query: before them, the JSON schema would carry "ge"/"le" as raw keys).
 DIGITS_ONLY = BeforeValidator(whole_number)
+# For times in query strings: `Annotated[datetime | None, Query(), RFC3339_ONLY]`.
+RFC3339_ONLY = BeforeValidator(rfc3339)
