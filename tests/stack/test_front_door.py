@@ -216,13 +216,13 @@ def _route_requests(address: str, route: str) -> float:
 # mod_proxy alone connected to the first address the C library returned for "api", and glibc's
 # getaddrinfo sorts the addresses (RFC 6724 rule 9 on one IPv4 subnet): 200 of 200 requests went to one
 # replica. The balancer (httpd.conf, members from apache/entrypoint.sh) takes them in turn.
-def test_requests_through_apache_spread_over_the_api_replicas(twin: Twin) -> None:
-    """200 requests through Apache: each replica counts at least 20% of them (counts, not timing)."""
+def test_requests_through_apache_spread_over_the_api_replicas(twin: Twin, supervisor_client: httpx.Client) -> None:
+    """200 requests through Apache, signed in: each replica counts at least 20% of them (counts, not timing)."""
     requests, route = 200, "/flights/{flight_number}"
     replicas = twin.addresses["api"]
     assert len(replicas) >= 2
     before = {address: _route_requests(address, route) for address in replicas}
-    with httpx.Client(timeout=30) as client:
+    with httpx.Client(timeout=30, cookies=supervisor_client.cookies) as client:
         for _ in range(requests):
             assert client.get(twin.url("apache", "/api/flights/IB789")).status_code == 200
     served = {address: _route_requests(address, route) - before[address] for address in replicas}
