@@ -24,6 +24,7 @@ import pytest
 from drills.mailpit import Inbox
 from tests.alertmanager.test_ui_auth import install
 from tests.support.compose import ROOT
+from tests.support.mail import running_sink
 from tests.support.processes import free_port, stop_group, wait_until
 
 ENTRYPOINT = ROOT / "alertmanager" / "entrypoint.sh"
@@ -38,24 +39,8 @@ APACHE_DOWN = {"alertname": "ApacheDown", "service": "apache", "severity": "crit
 @pytest.fixture(scope="module")
 def sink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, str]]:
     """The twin's SMTP sink on free ports: (SMTP port, API URL)."""
-    smtp, http = free_port(), free_port()
-    log = (tmp_path_factory.mktemp("sink") / "sink.log").open("wb")
-    process = subprocess.Popen([sys.executable, "-m", "tests.twin.mailsink", "--smtp", f"127.0.0.1:{smtp}",
-                                "--http", f"127.0.0.1:{http}"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                               start_new_session=True)
-    url = f"http://127.0.0.1:{http}"
-
-    def ready() -> bool:
-        try:
-            return httpx.get(f"{url}/api/v1/messages", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-    try:
-        wait_until(ready, timeout=30, what="the SMTP sink")
-        yield smtp, url
-    finally:
-        stop_group(process)
-        log.close()
+    with running_sink(tmp_path_factory.mktemp("sink")) as running:
+        yield running
 
 
 def start_alertmanager(sink: tuple[int, str], tmp: Path, locked: bool) -> Iterator[str]:

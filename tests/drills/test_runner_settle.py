@@ -4,7 +4,6 @@ different intervals: not settled just after a moment, settled once each group ha
 and a scrape interval."""
 
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -14,19 +13,12 @@ import httpx
 import pytest
 
 from drills.runner import Stack, _unix_s
-from tests.support.processes import free_port, stop_group, wait_until
+from tests.support.processes import free_port, wait_until
+from tests.support.prometheus import running_prometheus
 
-PROMETHEUS = "/usr/bin/prometheus"
 SCRAPE_INTERVAL_S = 1
 # The slower group decides; long enough that "just after a moment" is reliably before its next evaluation.
 GROUP_INTERVALS_S = (1, 20)
-
-
-def _ready(url: str) -> bool:
-    try:
-        return httpx.get(url + "/-/ready", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 @pytest.fixture(scope="module")
@@ -36,21 +28,11 @@ def prometheus() -> Iterator[str]:
         f"  - name: every-{s}s\n    interval: {s}s\n    rules:\n      - record: settle:one{s}\n        expr: vector(1)\n"
         for s in GROUP_INTERVALS_S)
     (directory / "rules.yml").write_text(rules)
-    (directory / "prometheus.yml").write_text(
-        f"global:\n  scrape_interval: {SCRAPE_INTERVAL_S}s\nrule_files: [rules.yml]\nscrape_configs: []\n")
-    port = free_port()
-    log = (directory / "log").open("wb")
-    process = subprocess.Popen(
-        [PROMETHEUS, f"--config.file={directory / 'prometheus.yml'}", f"--storage.tsdb.path={directory / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
+    config = f"global:\n  scrape_interval: {SCRAPE_INTERVAL_S}s\nrule_files: [rules.yml]\nscrape_configs: []\n"
     try:
-        wait_until(lambda: process.poll() is None and _ready(url), 120, f"Prometheus on {url}")
-        yield url
+        with running_prometheus(directory, config) as url:
+            yield url
     finally:
-        stop_group(process)
-        log.close()
         shutil.rmtree(directory, ignore_errors=True)
 
 

@@ -13,7 +13,6 @@ nothing: so the mail that arrives with the right one came through the credential
 
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import yaml
 from drills.mailpit import Inbox
 from tests.alertmanager.test_ui_auth import PASSWORD, USER, install
 from tests.support.compose import ROOT, services
+from tests.support.mail import running_sink
 from tests.support.processes import free_port, stop_group, wait_until
 
 def rule(name: str) -> dict[str, object]:
@@ -37,24 +37,8 @@ def rule(name: str) -> dict[str, object]:
 @pytest.fixture(scope="module")
 def sink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, str]]:
     """The twin's SMTP sink on free ports: (SMTP port, API URL)."""
-    smtp, http = free_port(), free_port()
-    log = (tmp_path_factory.mktemp("sink") / "sink.log").open("wb")
-    process = subprocess.Popen([sys.executable, "-m", "tests.twin.mailsink", "--smtp", f"127.0.0.1:{smtp}",
-                                "--http", f"127.0.0.1:{http}"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                               start_new_session=True)
-    url = f"http://127.0.0.1:{http}"
-
-    def ready() -> bool:
-        try:
-            return httpx.get(f"{url}/api/v1/messages", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-    try:
-        wait_until(ready, timeout=60, what="the SMTP sink")
-        yield smtp, url
-    finally:
-        stop_group(process)
-        log.close()
+    with running_sink(tmp_path_factory.mktemp("sink")) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

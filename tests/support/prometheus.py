@@ -1,9 +1,44 @@
 """Asking a live Prometheus, and waiting for it to see something."""
 
+import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
+
+from tests.support.processes import free_port, stop_group, wait_until
+
+PROMETHEUS = "/usr/bin/prometheus"  # Debian's
+
+
+def answers_ready(url: str) -> bool:
+    """Prometheus (or Alertmanager) answers /-/ready."""
+    try:
+        return httpx.get(url + "/-/ready", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@contextmanager
+def running_prometheus(directory: Path, config: str) -> Iterator[str]:
+    """Debian's Prometheus on a free loopback port, with `config` (prometheus.yml's text; relative rule
+    files are read from `directory`) and its data and log in `directory`: yields its URL; stopped on exit."""
+    (directory / "prometheus.yml").write_text(config)
+    port = free_port()
+    log = (directory / "log").open("wb")
+    process = subprocess.Popen(
+        [PROMETHEUS, f"--config.file={directory / 'prometheus.yml'}", f"--storage.tsdb.path={directory / 'data'}",
+         f"--web.listen-address=127.0.0.1:{port}"],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: process.poll() is None and answers_ready(url), 120, f"Prometheus on {url}")
+        yield url
+    finally:
+        stop_group(process)
+        log.close()
 
 
 class PrometheusClient:
