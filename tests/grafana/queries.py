@@ -217,7 +217,8 @@ class PromQL:
         params: dict[str, Any] = {"start": f"{start:.3f}", "end": f"{end:.3f}"}
         if match:
             params["match[]"] = match
-        response = httpx.get(f"{self.url}/api/v1/label/{label}/values", params=params, timeout=self.timeout)
+        response = httpx.get(f"{self.url}/api/v1/label/{label}/values", params=params, auth=self.auth,
+                             timeout=self.timeout)
         body = response.json()
         if response.status_code != 200 or body.get("status") != "success":
             raise QueryError(f"label_values({match}, {label}): {body.get('errorType')}: {body.get('error')}")
