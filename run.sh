@@ -109,7 +109,7 @@ read. Rename these lines in .env (see .example.env, "Alerts and e-mail"), then r
 
 # Beyond loopback (BIND_ADDRESS), the published ports are reachable from the network: the page is
 # served over HTTPS (apache/tls.sh: .env's TLS_CERT_FILE/TLS_KEY_FILE, or a self-signed pair), and the
-# Alertmanager and Mailpit UIs ask for MONITORING_UI_USERNAME/PASSWORD (alertmanager/ui-auth.sh,
+# Prometheus, Alertmanager and Mailpit UIs ask for MONITORING_UI_USERNAME/PASSWORD (alertmanager/ui-auth.sh,
 # hashed with htpasswd from the apache image: the host needs no tool for it). On loopback, both are
 # removed again. Needs the images built.
 secure_published_ports() {
@@ -132,7 +132,7 @@ secure_published_ports() {
     ui_auth_install "$user" "$(env_value MONITORING_UI_PASSWORD)" \
         docker compose run --rm --no-deps -T --entrypoint htpasswd apache -niBC 10 "$user" ||
         die "cannot set up the monitoring UIs' basic auth (see above)"
-    echo "Alertmanager and Mailpit ask for user '$user' and MONITORING_UI_PASSWORD from .env."
+    echo "Prometheus, Alertmanager and Mailpit ask for user '$user' and MONITORING_UI_PASSWORD from .env."
 }
 
 print_urls() {

@@ -13,10 +13,33 @@
 # file: the command's -f, or conf/httpd.conf as in the image): each address of the host becomes a
 # member on that port with those options.
 #
+# It also writes logs/prometheus-authorization.conf, which the remote-write proxy (port 9443) includes:
+# the request it forwards carries Prometheus's basic auth in place of the site's (Prometheus asks for
+# it beyond loopback: alertmanager/ui-auth.sh). The password never appears in a command line, and
+# the file is readable by root only (httpd reads its configuration before it drops to daemon).
+#
 # Environment:
 #   API_DISCOVERY_INTERVAL_S  seconds between lookups (default 5); a changed set of addresses is
 #                             applied with a graceful restart (requests in flight finish)
+#   MONITORING_UI_USERNAME, MONITORING_UI_PASSWORD
+#                             the monitoring UIs' account (.env); without a user name no file is
+#                             written, and the proxy sends Prometheus no credentials at all
 set -eu
+
+# RequestHeader (mod_headers, not `early`) replaces the header after the site's password was checked
+# and before mod_proxy sends the request on; it never appears in a response.
+prometheus_authorization=logs/prometheus-authorization.conf
+if [ -n "${MONITORING_UI_USERNAME:-}" ]; then
+    # base64's alphabet (A-Z a-z 0-9 + / =) needs no quoting inside the directive's double quotes.
+    credentials=$(printf '%s:%s' "$MONITORING_UI_USERNAME" "${MONITORING_UI_PASSWORD:-}" | base64 | tr -d '\n')
+    (
+        umask 077
+        printf 'RequestHeader set Authorization "Basic %s"\n' "$credentials" > "$prometheus_authorization.new"
+    )
+    mv "$prometheus_authorization.new" "$prometheus_authorization"
+else
+    rm -f "$prometheus_authorization"
+fi
 
 interval=${API_DISCOVERY_INTERVAL_S:-5}
 members=logs/api-members.conf

@@ -6,7 +6,7 @@ Run from the repository's directory with the host's python3 (standard library on
     python3 -m drills api-down postgres-stopped --page http://localhost:8080
 
 Credentials come from the environment, as ./run.sh exports them from .env: MONITORING_UI_USERNAME
-and MONITORING_UI_PASSWORD (Alertmanager's and mailpit's basic auth beyond loopback), and
+and MONITORING_UI_PASSWORD (Prometheus's, Alertmanager's and mailpit's basic auth beyond loopback), and
 LOAD_TEST_USERNAME and LOAD_TEST_PASSWORD (the officer the page's API requests sign in as).
 
 Exit status: 0 every drill passed; 1 a drill failed (its failed expectations are printed); 2 the

@@ -221,8 +221,8 @@ class Stack:
     """Where the stack's APIs are: Prometheus, Alertmanager, the mailpit API and the operator page.
 
     `ui_auth` (user, password): the monitoring UIs' basic auth (.env's MONITORING_UI_USERNAME and
-    MONITORING_UI_PASSWORD), which Alertmanager and mailpit ask for when published beyond loopback;
-    sent to both (a server without auth ignores it). `operator` (user, password): the officer account
+    MONITORING_UI_PASSWORD), which Prometheus, Alertmanager and mailpit ask for when published beyond
+    loopback; sent to all three (a server without auth ignores it). `operator` (user, password): the officer account
     the page's API requests sign in as (every business route needs a session; .env's load-test account
     under ./run.sh). `page_cafile`: the certificate to trust when the page is served over HTTPS (the
     self-signed pair ./run.sh creates).
@@ -269,8 +269,8 @@ class Stack:
         (/api/v1/status/config). Until then an alert caused by an earlier drill may not even be pending yet.
         True when Prometheus does not answer: nothing can be waited for."""
         try:
-            config = _get_json(self.prometheus.rstrip("/") + "/api/v1/status/config")["data"]["yaml"]
-            groups = _get_json(self.prometheus.rstrip("/") + "/api/v1/rules")["data"]["groups"]
+            config = self._get(self.prometheus.rstrip("/") + "/api/v1/status/config")["data"]["yaml"]
+            groups = self._get(self.prometheus.rstrip("/") + "/api/v1/rules")["data"]["groups"]
         except (OSError, ValueError, KeyError):
             return True
         interval = re.search(r"scrape_interval:\s*'?([0-9a-z.]+)", config)

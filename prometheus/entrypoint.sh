@@ -1,22 +1,28 @@
 #!/bin/sh
-# Run Prometheus on prometheus.yml with the credentials it sends Alertmanager, then with "$@".
+# Run Prometheus on prometheus.yml with the monitoring UIs' credentials, then with "$@".
 #
-# Beyond loopback Alertmanager asks for basic auth (alertmanager/web.yml from .env's
-# MONITORING_UI_USERNAME and MONITORING_UI_PASSWORD, see alertmanager/ui-auth.sh): Prometheus must send
-# them with every alert (alerting.alertmanagers[].basic_auth), or no alert is delivered. On loopback
-# Alertmanager asks for nothing and ignores them. Prometheus expands no environment variable in its
-# configuration, so, as alertmanager/entrypoint.sh does for Alertmanager, this script renders the file
-# that --config.file=PATH names into the folder `config` of --storage.tsdb.path=DIR:
+# Beyond loopback Alertmanager and Prometheus itself ask for basic auth (alertmanager/web.yml and
+# prometheus/web.yml from .env's MONITORING_UI_USERNAME and MONITORING_UI_PASSWORD, see
+# alertmanager/ui-auth.sh): Prometheus must send them with every alert
+# (alerting.alertmanagers[].basic_auth) and with the scrapes of Alertmanager and of itself, or no
+# alert is delivered and both look down. On loopback nobody asks and they are ignored. Prometheus
+# expands no environment variable in its configuration, so, as alertmanager/entrypoint.sh does for
+# Alertmanager, this script renders the file that --config.file=PATH names into the folder `config` of --storage.tsdb.path=DIR:
 #   DIR/config/prometheus.yml        PATH with ${MONITORING_UI_USERNAME} replaced
-#   DIR/config/alertmanager_password  the password (mode 0600), which the configuration names as
+#   DIR/config/monitoring_ui_password the password (mode 0600), which the configuration names as
 #                                     basic_auth.password_file: never in the configuration itself
 #   DIR/config/rules                  a link to the rules beside PATH (rule_files stays relative)
 # and runs Prometheus with --config.file=DIR/config/prometheus.yml. Edits of PATH take effect at the
 # next start (`docker compose restart prometheus`); the rules, read through the link, on SIGHUP too.
+# When the web configuration PROMETHEUS_WEB_CONFIG (default: web.yml beside this script, which
+# ./run.sh writes beyond loopback) is a non-empty file, Prometheus also gets --web.config.file=it:
+# every path of its HTTP server, /-/healthy included, then asks for the basic auth it lists.
 # POSIX sh, sed and grep only: the prom/prometheus image is busybox.
 set -eu
 
 PROMETHEUS_BIN=${PROMETHEUS_BIN:-/bin/prometheus}
+HERE=$(cd "$(dirname "$0")" && pwd)
+WEB_CONFIG=${PROMETHEUS_WEB_CONFIG:-$HERE/web.yml}
 
 die() {
     echo "prometheus entrypoint: $*" >&2
@@ -30,6 +36,7 @@ for arg in "$@"; do
         --config.file=*) TEMPLATE=${arg#--config.file=} ;;
         --storage.tsdb.path=*) STORAGE=${arg#--storage.tsdb.path=} ;;
         --config.file | --storage.tsdb.path) die "give $arg=VALUE as one argument" ;;
+        --web.config.file*) die "give no --web.config.file: PROMETHEUS_WEB_CONFIG (web.yml beside this script) names it" ;;
     esac
 done
 [ -n "$TEMPLATE" ] || die "no --config.file=PATH argument: which configuration should Prometheus run?"
@@ -49,9 +56,11 @@ OUT=$STORAGE/config
 mkdir -p "$OUT"
 (
     umask 077
-    printf '%s' "${MONITORING_UI_PASSWORD:-}" > "$OUT/alertmanager_password.new"
+    printf '%s' "${MONITORING_UI_PASSWORD:-}" > "$OUT/monitoring_ui_password.new"
 )
-mv "$OUT/alertmanager_password.new" "$OUT/alertmanager_password"
+mv "$OUT/monitoring_ui_password.new" "$OUT/monitoring_ui_password"
+# The file of older versions, which named the password after its first use.
+rm -f "$OUT/alertmanager_password"
 RULES=$(cd "$(dirname "$TEMPLATE")" && pwd)/rules
 rm -f "$OUT/rules"
 ln -s "$RULES" "$OUT/rules"
@@ -66,4 +75,7 @@ for arg in "$@"; do
         *) set -- "$@" "$arg" ;;
     esac
 done
+if [ -s "$WEB_CONFIG" ]; then
+    set -- "$@" "--web.config.file=$WEB_CONFIG"
+fi
 exec "$PROMETHEUS_BIN" "$@"

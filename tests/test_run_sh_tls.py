@@ -41,8 +41,11 @@ def test_beyond_loopback_the_page_gets_a_self_signed_pair_and_the_uis_a_password
     assert "IP Address:192.0.2.10" in text and "DNS:localhost" in text
     assert (project / "apache" / "tls" / "key.pem").stat().st_mode & 0o777 == 0o600
     web = project / "alertmanager" / "web.yml"
-    check = subprocess.run(["promtool", "check", "web-config", str(web)], capture_output=True, text=True, timeout=60)
-    assert check.returncode == 0, check.stdout + check.stderr
+    prometheus_web = project / "prometheus" / "web.yml"
+    for path in (web, prometheus_web):
+        check = subprocess.run(["promtool", "check", "web-config", str(path)], capture_output=True, text=True, timeout=60)
+        assert check.returncode == 0, check.stdout + check.stderr
+    assert "Prometheus, Alertmanager and Mailpit ask for user 'admin'" in result.stdout
     assert (project / "mailpit" / "ui-auth").read_text().startswith("admin:$2y$10$")
     password = re.search(r"^MONITORING_UI_PASSWORD=(.+)$", (project / ".env").read_text(), re.M)
     assert password and password.group(1) not in web.read_text()
@@ -59,6 +62,7 @@ def test_beyond_loopback_the_page_gets_a_self_signed_pair_and_the_uis_a_password
     assert back.returncode == 0, back.stderr
     assert "http://127.0.0.1:8080" in back.stdout
     assert not cert.exists() and not web.exists() and not (project / "mailpit" / "ui-auth").exists()
+    assert not prometheus_web.exists()
     assert (project / "apache" / "tls" / "self-signed" / "cert.pem").exists()
 
 

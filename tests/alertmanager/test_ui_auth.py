@@ -1,5 +1,5 @@
 """alertmanager/ui-auth.sh (basic auth of the UIs beyond loopback) and its use by entrypoint.sh: the web
-configuration `promtool check web-config` accepts, the mailpit password file, refusals that write nothing,
+configuration `promtool check web-config` accepts (Alertmanager's and Prometheus's copy), the mailpit password file, refusals that write nothing,
 and Debian's Alertmanager (0.25) run through entrypoint.sh with it: 401 without the password, 200 with it,
 and the compose healthcheck, under busybox's wget (the image's), counting either as alive.
 
@@ -44,8 +44,11 @@ def test_the_web_config_passes_promtool_and_both_files_hold_one_bcrypt_hash(tmp_
     result = install(tmp_path, USER, PASSWORD)
     assert result.returncode == 0, result.stderr
     web = tmp_path / "alertmanager" / "web.yml"
-    check = subprocess.run(["promtool", "check", "web-config", str(web)], capture_output=True, text=True, timeout=60)
-    assert check.returncode == 0, check.stdout + check.stderr
+    prometheus_web = tmp_path / "prometheus" / "web.yml"
+    for path in (web, prometheus_web):
+        check = subprocess.run(["promtool", "check", "web-config", str(path)], capture_output=True, text=True, timeout=60)
+        assert check.returncode == 0, check.stdout + check.stderr
+    assert prometheus_web.read_text() == web.read_text()  # one hash, one account for both
     users = yaml.safe_load(web.read_text())["basic_auth_users"]
     assert list(users) == [USER]
     assert users[USER].startswith("$2y$10$")
@@ -53,7 +56,7 @@ def test_the_web_config_passes_promtool_and_both_files_hold_one_bcrypt_hash(tmp_
     assert name == USER and hashed == users[USER]
     assert verifies(tmp_path / "mailpit" / "ui-auth", PASSWORD)
     assert not verifies(tmp_path / "mailpit" / "ui-auth", "wrong")
-    for path in (web, tmp_path / "mailpit" / "ui-auth"):
+    for path in (web, prometheus_web, tmp_path / "mailpit" / "ui-auth"):
         assert PASSWORD not in path.read_text()
         assert path.stat().st_mode & 0o777 == 0o644
 
@@ -79,6 +82,7 @@ def test_remove_opens_the_uis_again(tmp_path: Path) -> None:
     assert install(tmp_path, USER, PASSWORD).returncode == 0
     subprocess.run(["bash", "-c", f'. "{UI_AUTH}"; ui_auth_remove'], cwd=tmp_path, check=True, timeout=30)
     assert not (tmp_path / "alertmanager" / "web.yml").exists()
+    assert not (tmp_path / "prometheus" / "web.yml").exists()
     assert not (tmp_path / "mailpit" / "ui-auth").exists()
 
 

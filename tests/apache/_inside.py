@@ -206,6 +206,10 @@ def served_by(count: int, path: str) -> list[str]:
     return [json.loads(request("GET", path)["body"] or "{}").get("replica", "?") for _ in range(count)]
 
 
+# The monitoring UIs' account as compose gives it to Apache; a password base64 must carry as it is.
+MONITORING_UI = {"MONITORING_UI_USERNAME": "prom-user", "MONITORING_UI_PASSWORD": 'p:ss w\u00f6rd "x" \\ $HOME'}
+
+
 def balancer_phase(work: Path, serverroot: Path, hosts: Path, base_hosts: str, env: dict,
                    backend_a: ThreadingHTTPServer, backend_b: ThreadingHTTPServer, result: dict) -> None:
     """apache/entrypoint.sh around apache2, as the image runs it: the balancer's members follow "api"."""
@@ -216,12 +220,16 @@ def balancer_phase(work: Path, serverroot: Path, hosts: Path, base_hosts: str, e
         entrypoint = subprocess.Popen(
             [str(APACHE_DIR / "entrypoint.sh"), apache2_binary(), "-d", str(serverroot), "-f", str(HTTPD_CONF),
              "-DFOREGROUND"],
-            stdin=subprocess.DEVNULL, stdout=out, stderr=err, env={**env, "API_DISCOVERY_INTERVAL_S": "1"},
-            cwd=serverroot,
+            stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+            env={**env, "API_DISCOVERY_INTERVAL_S": "1", **MONITORING_UI}, cwd=serverroot,
         )
     try:
         deadline = time.monotonic() + 60  # generous: only a discovery that never happens fails
         probes["balancer_members_both"] = members_file_lists(members, [API_A, API_B], deadline)
+        # Written before httpd starts (the remote-write proxy includes it): its text and mode.
+        authorization = serverroot / "logs" / "prometheus-authorization.conf"
+        probes["prometheus_authorization"] = authorization.read_text() if authorization.exists() else None
+        probes["prometheus_authorization_mode"] = authorization.stat().st_mode & 0o777 if authorization.exists() else None
         wait_port(APACHE, 80, deadline)
         probes["balancer_spread"] = served_by(20, "/api/flights/SP1")
         # One replica gone from DNS: the members follow, with a graceful restart.

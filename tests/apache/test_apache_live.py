@@ -9,6 +9,7 @@ proxy's 30 s timeout (504), while the others run.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -343,6 +344,14 @@ def test_the_balancer_follows_the_replicas(live):
     assert live["probes"]["balancer_members_after_change"]
     assert live["probes"]["balancer_after_change"] == ["B"] * 10
     assert live["probes"]["balancer_members_none"]
+
+
+def test_the_entrypoint_writes_prometheus_basic_auth_for_the_remote_write_proxy(live):
+    """logs/prometheus-authorization.conf: one RequestHeader with the monitoring UIs' account (RFC 7617,
+    UTF-8), readable by root only."""
+    token = base64.b64encode("{MONITORING_UI_USERNAME}:{MONITORING_UI_PASSWORD}".format(**_inside.MONITORING_UI).encode())
+    assert live["probes"]["prometheus_authorization"] == f'RequestHeader set Authorization "Basic {token.decode()}"\n'
+    assert live["probes"]["prometheus_authorization_mode"] == 0o600
 
 
 def test_the_entrypoint_stops_with_apache(live):

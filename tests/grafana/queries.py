@@ -186,13 +186,14 @@ def grafana_regex_escape(value: str) -> str:
 class PromQL:
     """A Prometheus HTTP API client for exactly what Grafana does: range, instant, label values."""
 
-    def __init__(self, url: str, timeout: float = 10) -> None:
+    def __init__(self, url: str, timeout: float = 10, auth: tuple[str, str] | None = None) -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
+        self.auth = auth  # the datasource's basic auth (Prometheus asks for it beyond loopback)
 
     def _get_data(self, path: str, params: dict[str, Any]) -> Any:
         """POST to the API (as Grafana's httpMethod: POST) and return `data`, or raise QueryError."""
-        response = httpx.post(self.url + path, data=params, timeout=self.timeout)
+        response = httpx.post(self.url + path, data=params, auth=self.auth, timeout=self.timeout)
         try:
             body = response.json()
         except ValueError as error:
@@ -216,7 +217,8 @@ class PromQL:
         params: dict[str, Any] = {"start": f"{start:.3f}", "end": f"{end:.3f}"}
         if match:
             params["match[]"] = match
-        response = httpx.get(f"{self.url}/api/v1/label/{label}/values", params=params, timeout=self.timeout)
+        response = httpx.get(f"{self.url}/api/v1/label/{label}/values", params=params, auth=self.auth,
+                             timeout=self.timeout)
         body = response.json()
         if response.status_code != 200 or body.get("status") != "success":
             raise QueryError(f"label_values({match}, {label}): {body.get('errorType')}: {body.get('error')}")

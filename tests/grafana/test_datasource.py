@@ -2,10 +2,12 @@
 the Alerting pages), as Grafana loads them."""
 
 import re
+from pathlib import Path
 
+import pytest
 import yaml
 
-from tests.support.compose import ROOT, Endpoint, assert_reaches
+from tests.support.compose import ROOT, Endpoint, assert_reaches, services
 
 DATASOURCES = ROOT / "grafana" / "provisioning" / "datasources" / "prometheus.yaml"
 ALERTMANAGER = ROOT / "grafana" / "provisioning" / "datasources" / "alertmanager.yaml"
@@ -35,3 +37,14 @@ def test_the_alertmanager_datasource_is_the_one_prometheus_sends_alerts_to() -> 
     (manager,) = prometheus["alerting"]["alertmanagers"]
     assert Endpoint.from_url(datasource["url"]) == Endpoint.from_url(manager["static_configs"][0]["targets"][0])
     assert_reaches("grafana", Endpoint.from_url(datasource["url"]))
+
+
+@pytest.mark.parametrize("path", [DATASOURCES, ALERTMANAGER], ids=["prometheus", "alertmanager"])
+def test_the_datasource_sends_the_monitoring_uis_basic_auth(path: Path) -> None:
+    """Beyond loopback Prometheus and Alertmanager ask for MONITORING_UI_USERNAME/PASSWORD (web.yml,
+    alertmanager/ui-auth.sh): Grafana sends them from its environment (provisioning expands $NAME)."""
+    (datasource,) = yaml.safe_load(path.read_text())["datasources"]
+    assert datasource["basicAuth"] is True
+    assert datasource["basicAuthUser"] == "$MONITORING_UI_USERNAME"
+    assert datasource["secureJsonData"] == {"basicAuthPassword": "$MONITORING_UI_PASSWORD"}
+    assert {"MONITORING_UI_USERNAME", "MONITORING_UI_PASSWORD"} <= set(services()["grafana"]["environment"])

@@ -153,9 +153,9 @@ def test_an_alert_reaches_alertmanager_behind_basic_auth_and_is_mailed_and_it_is
             return counts["sent"] > 0 and (counts["errors"] > 0 or right)
         wait_until(tried, timeout=120, what="Prometheus sending the alert to Alertmanager")
         rendered = tmp_path / "data" / "config"
-        assert oct((rendered / "alertmanager_password").stat().st_mode & 0o777) == "0o600"
+        assert oct((rendered / "monitoring_ui_password").stat().st_mode & 0o777) == "0o600"
         assert f"username: {USER}" in (rendered / "prometheus.yml").read_text()
-        assert "password_file: alertmanager_password" in (rendered / "prometheus.yml").read_text()
+        assert "password_file: monitoring_ui_password" in (rendered / "prometheus.yml").read_text()
         active = [a["labels"]["alertname"]
                   for a in httpx.get(f"{alertmanager}/api/v2/alerts", auth=(USER, PASSWORD), timeout=5).json()]
         wait_until(lambda: alertmanager_up(prometheus) != [], timeout=60, what="Alertmanager scraped")

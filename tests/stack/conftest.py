@@ -82,7 +82,7 @@ def twin(heartbeat: WebhookRecorder, site_credentials: Path) -> Iterator[Twin]:
 
 @pytest.fixture(scope="session")
 def prometheus(twin: Twin) -> PrometheusClient:
-    return PrometheusClient(twin.url("prometheus"))
+    return PrometheusClient.of(twin)
 
 
 @pytest.fixture(scope="session")

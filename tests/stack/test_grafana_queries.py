@@ -77,16 +77,16 @@ def traffic(twin: Twin, prometheus: PrometheusClient, supervisor_client: httpx.C
     prometheus.wait_until("promethoide_backup_success", lambda v: list(v.values()) == [1.0], PATIENCE_S, label="job")
     # Panels built on recording rules (the SLO dashboard) have data once each rule group has run once;
     # a group first runs at an offset within its interval.
-    wait_all_rule_groups_evaluated(prometheus.url)
+    wait_all_rule_groups_evaluated(prometheus)
 
 
-def wait_all_rule_groups_evaluated(url: str) -> None:
+def wait_all_rule_groups_evaluated(prometheus: PrometheusClient) -> None:
     """Poll /api/v1/rules until every group has been evaluated since the traffic, every rule healthy."""
     since = time.time()
-    groups = httpx.get(url + "/api/v1/rules", timeout=10).json()["data"]["groups"]
+    groups = prometheus.rule_groups()
     deadline = time.monotonic() + max(group["interval"] for group in groups) + PATIENCE_S
     while True:
-        groups = httpx.get(url + "/api/v1/rules", timeout=10).json()["data"]["groups"]
+        groups = prometheus.rule_groups()
         waiting = [group["name"] for group in groups if _evaluated_at(group) < since
                    or any(rule["health"] != "ok" for rule in group["rules"])]
         if not waiting:
@@ -105,7 +105,7 @@ def _evaluated_at(group: dict) -> float:  # type: ignore[type-arg]
 
 @pytest.fixture(scope="module")
 def promql(twin: Twin) -> PromQL:
-    return PromQL(twin.url("prometheus"))
+    return PromQL(twin.url("prometheus"), auth=twin.ui_auth)
 
 
 def empty_panels(promql: PromQL) -> list[str]:

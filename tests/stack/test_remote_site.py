@@ -82,7 +82,7 @@ def test_every_series_of_the_centre_says_site_centre(remote_site: RemoteSite, pr
 def test_the_site_variable_lists_the_centre_and_the_site(remote_site: RemoteSite,
                                                          prometheus: PrometheusClient) -> None:
     prometheus.wait_until('up{job="node"}', lambda v: len(v) == 2, PATIENCE_S, label="site")
-    promql = PromQL(prometheus.url)
+    promql = PromQL(prometheus.url, auth=prometheus.auth)
     site_variables = [query for query in variable_queries() if query.name == "site"]
     assert site_variables
     for query in site_variables:
@@ -114,7 +114,7 @@ def site_panels(promql: PromQL, site: str) -> tuple[list[str], list[str]]:
 def test_each_site_fills_the_site_dashboards_with_its_own_series(remote_site: RemoteSite,
                                                                  prometheus: PrometheusClient, site: str) -> None:
     """Every panel of a dashboard with the variable has data for the site chosen, and only that site's."""
-    promql = PromQL(prometheus.url)
+    promql = PromQL(prometheus.url, auth=prometheus.auth)
     deadline = time.monotonic() + PATIENCE_S  # rates need two of the site's scrapes after it started
     while (found := site_panels(promql, site))[0] and time.monotonic() < deadline:
         time.sleep(2)
@@ -152,7 +152,7 @@ def test_a_cut_link_fires_site_silent_and_the_wal_fills_the_gap(
             240, label="site")
         assert firing == {SITE_NAME: 1.0}
         # Its mail's panel link opens the Host dashboard on this site: Prometheus expanded the template.
-        alerts = httpx.get(prometheus.url + "/api/v1/alerts", timeout=10).json()["data"]["alerts"]
+        alerts = httpx.get(prometheus.url + "/api/v1/alerts", auth=prometheus.auth, timeout=10).json()["data"]["alerts"]
         (silent,) = [a for a in alerts if a["labels"]["alertname"] == "SiteSilent" and a["state"] == "firing"]
         assert silent["annotations"]["dashboard_url"].endswith(f"&var-site={SITE_NAME}"), silent["annotations"]
     finally:

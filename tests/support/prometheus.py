@@ -5,10 +5,14 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
 from tests.support.processes import free_port, stop_group, wait_until
+
+if TYPE_CHECKING:
+    from tests.twin.stack import Twin
 
 PROMETHEUS = "/usr/bin/prometheus"  # Debian's
 
@@ -46,15 +50,23 @@ class PrometheusClient:
 
     Usage: `prom = PrometheusClient("http://prometheus:9090")`; `prom.values('up{job="api"}')` →
     {instance: value}; `prom.wait_until('up{job="api"} == 0', lambda v: len(v) == 2, 45)`;
-    `prom.alerts()` → {alertname: state} of every pending or firing alert.
+    `prom.alerts()` → {alertname: state} of every pending or firing alert. `auth` (user, password):
+    the basic auth Prometheus asks for beyond loopback (web.yml); `PrometheusClient.of(twin)` takes the
+    twin's.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, auth: tuple[str, str] | None = None) -> None:
         self.url = url.rstrip("/")
+        self.auth = auth
+
+    @classmethod
+    def of(cls, twin: "Twin") -> "PrometheusClient":
+        """The twin's Prometheus, with the credentials it asks for (none on loopback)."""
+        return cls(twin.url("prometheus"), auth=twin.ui_auth)
 
     def query(self, expr: str) -> list[dict]:  # type: ignore[type-arg]
         """The result vector of an instant query; fails on a query error."""
-        response = httpx.post(self.url + "/api/v1/query", data={"query": expr}, timeout=10)
+        response = httpx.post(self.url + "/api/v1/query", data={"query": expr}, auth=self.auth, timeout=10)
         body = response.json()
         assert body["status"] == "success", f"{expr}: {body.get('error')}"
         return body["data"]["result"]  # type: ignore[no-any-return]
@@ -78,10 +90,17 @@ class PrometheusClient:
 
     def alert_list(self) -> list[dict]:  # type: ignore[type-arg]
         """GET /api/v1/alerts: every active alert, {labels, annotations, state: pending|firing, activeAt, value}."""
-        response = httpx.get(self.url + "/api/v1/alerts", timeout=10)
+        response = httpx.get(self.url + "/api/v1/alerts", auth=self.auth, timeout=10)
         body = response.json()
         assert body["status"] == "success", body.get("error")
         return body["data"]["alerts"]  # type: ignore[no-any-return]
+
+    def rule_groups(self) -> list[dict]:  # type: ignore[type-arg]
+        """GET /api/v1/rules: every rule group, {name, file, interval (s), lastEvaluation, rules: [{health...}]}."""
+        response = httpx.get(self.url + "/api/v1/rules", auth=self.auth, timeout=10)
+        body = response.json()
+        assert body["status"] == "success", body.get("error")
+        return body["data"]["groups"]  # type: ignore[no-any-return]
 
     def alerts(self) -> dict[str, str]:
         """alertname -> "firing" if any of its alerts fires, else "pending"."""

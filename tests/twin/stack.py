@@ -19,7 +19,10 @@ As ./run.sh does after start-up, the service accounts the smoke and load tests s
 (SMOKE_TEST_*, LOAD_TEST_* of .env) are made to exist with the API's own CLI (`python -m app.operators
 ensure`), as soon as the API is healthy and before the smoke test starts. And as ./run.sh does when
 BIND_ADDRESS is not a loopback address, Apache gets a self-signed certificate from apache/tls.sh and
-serves its published port 443 over HTTPS (`twin.tls_dir` holds cert.pem for a client's trust).
+serves its published port 443 over HTTPS (`twin.tls_dir` holds cert.pem for a client's trust), and
+Prometheus asks for basic auth with the web.yml that alertmanager/ui-auth.sh writes from
+MONITORING_UI_USERNAME/PASSWORD (`twin.ui_auth` holds them for a client; None on loopback). Both
+files are the twin's own, never whatever a run of ./run.sh left in the repository.
 """
 
 import logging
@@ -122,6 +125,8 @@ class Twin:
         self._dns: subprocess.Popen[bytes] | None = None
         self._accounts_ensured = False
         self.tls_dir: Path | None = None
+        self.ui_auth: tuple[str, str] | None = None
+        self._prometheus_web_config = self._ui_auth_install()
 
     # -- the whole stack -------------------------------------------------------------------------
 
@@ -358,7 +363,26 @@ class Twin:
         if name in ENTRYPOINT_BINARIES:
             variable, binary = ENTRYPOINT_BINARIES[name]
             env[variable] = _binary(binary)
+        if name == "prometheus":
+            # The twin's web.yml (or a path where there is none), not the repository's prometheus/web.yml.
+            env["PROMETHEUS_WEB_CONFIG"] = str(self._prometheus_web_config)
         return env
+
+    def _ui_auth_install(self) -> Path:
+        """Prometheus's web configuration as ./run.sh writes it (alertmanager/ui-auth.sh, hashed by Debian's
+        htpasswd as run.sh runs the apache image's): beyond loopback a web.yml, on loopback a path where
+        no file is (Prometheus then asks for nothing)."""
+        folder = self.workdir / "ui-auth"
+        if not _tls_wanted(ROOT / "apache" / "tls.sh", self.env.get("BIND_ADDRESS", "")):
+            return folder / "none" / "web.yml"
+        folder.mkdir(exist_ok=True)
+        script = f'set -euo pipefail; . {shlex.quote(str(ROOT / "alertmanager" / "ui-auth.sh"))}; ' \
+                 'ui_auth_install "$1" "$2" htpasswd -niBC 10 "$1"'
+        user, password = self.env["MONITORING_UI_USERNAME"], self.env["MONITORING_UI_PASSWORD"]
+        subprocess.run(["bash", "-c", script, "ui-auth", user, password], cwd=folder, check=True, capture_output=True,
+                       timeout=120)
+        self.ui_auth = (user, password)
+        return folder / "prometheus" / "web.yml"
 
     def _k6_config(self) -> Path:
         """my_config.yaml with every task on a short interval, so tests need not wait a minute."""
