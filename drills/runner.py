@@ -240,6 +240,7 @@ class Stack:
         self.monitoring_headers = basic_auth(*self.ui_auth) if self.ui_auth else {}
         self.inbox = Inbox(self.mailpit, headers=self.monitoring_headers)
         self._routing: Optional[Dict[str, Any]] = None
+        self._scrape_interval_s: Optional[float] = None
         self._session_lock = threading.Lock()
         self._cookies = http.cookiejar.CookieJar()
         context = ssl.create_default_context(cafile=self.page_cafile) if self.page_cafile else None
@@ -269,12 +270,14 @@ class Stack:
         (/api/v1/status/config). Until then an alert caused by an earlier drill may not even be pending yet.
         True when Prometheus does not answer: nothing can be waited for."""
         try:
-            config = self._get(self.prometheus.rstrip("/") + "/api/v1/status/config")["data"]["yaml"]
+            if self._scrape_interval_s is None:  # read once: it changes only with a new configuration
+                config = self._get(self.prometheus.rstrip("/") + "/api/v1/status/config")["data"]["yaml"]
+                interval = re.search(r"scrape_interval:\s*'?([0-9a-z.]+)", config)
+                self._scrape_interval_s = duration_s(interval.group(1)) if interval else 60.0
             groups = self._get(self.prometheus.rstrip("/") + "/api/v1/rules")["data"]["groups"]
         except (OSError, ValueError, KeyError):
             return True
-        interval = re.search(r"scrape_interval:\s*'?([0-9a-z.]+)", config)
-        after = since + (duration_s(interval.group(1)) if interval else 60.0)
+        after = since + self._scrape_interval_s
         return all(_unix_s(group.get("lastEvaluation", "")) > after for group in groups)
 
     def routing(self) -> Dict[str, Any]:

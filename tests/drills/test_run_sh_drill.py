@@ -26,6 +26,7 @@ from tests.alertmanager.test_ui_auth import install
 from tests.support.compose import ROOT
 from tests.support.mail import running_sink
 from tests.support.processes import free_port, stop_group, wait_until
+from tests.support.prometheus import answers_ready
 
 ENTRYPOINT = ROOT / "alertmanager" / "entrypoint.sh"
 BINARY = "/usr/bin/prometheus-alertmanager"
@@ -64,10 +65,7 @@ def start_alertmanager(sink: tuple[int, str], tmp: Path, locked: bool) -> Iterat
 
     def ready() -> bool:
         assert process.poll() is None, (tmp / "alertmanager.log").read_text()
-        try:
-            return httpx.get(f"{url}/-/ready", auth=(UI_USER, UI_PASSWORD), timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
+        return answers_ready(url, auth=(UI_USER, UI_PASSWORD), timeout=2)
     try:
         wait_until(ready, timeout=60, what="Alertmanager ready")
         assert (httpx.get(f"{url}/api/v2/alerts", timeout=5).status_code == 401) == locked

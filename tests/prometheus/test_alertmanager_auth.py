@@ -25,6 +25,7 @@ from tests.alertmanager.test_ui_auth import PASSWORD, USER, install
 from tests.support.compose import ROOT, services
 from tests.support.mail import running_sink
 from tests.support.processes import free_port, stop_group, wait_until
+from tests.support.prometheus import answers_ready
 
 def rule(name: str) -> dict[str, object]:
     """A rule file with one alert that always fires."""
@@ -60,10 +61,7 @@ def alertmanager(sink: tuple[int, str], tmp_path_factory: pytest.TempPathFactory
 
     def ready() -> bool:
         assert process.poll() is None, (tmp / "alertmanager.log").read_text()
-        try:
-            return httpx.get(f"{url}/-/ready", auth=(USER, PASSWORD), timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
+        return answers_ready(url, auth=(USER, PASSWORD), timeout=2)
     try:
         wait_until(ready, timeout=60, what="Alertmanager ready")
         assert httpx.get(f"{url}/api/v2/alerts", timeout=5).status_code == 401  # the lock is on

@@ -21,6 +21,7 @@ import yaml
 from tests.alertmanager.test_ui_auth import PASSWORD, USER, install
 from tests.support.compose import ROOT, services
 from tests.support.processes import free_port, stop_group, wait_until
+from tests.support.prometheus import answers_ready
 
 
 def prometheus_copy(tmp: Path, port: int, beyond_loopback: bool) -> Path:
@@ -72,10 +73,7 @@ def prometheus(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple
 
     def listening() -> bool:
         assert process.poll() is None, log_path.read_text()
-        try:
-            return httpx.get(f"{url}/-/ready", auth=(USER, PASSWORD), timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
+        return answers_ready(url, auth=(USER, PASSWORD), timeout=2)
     try:
         wait_until(listening, timeout=60, what="Prometheus ready")
         yield url, beyond

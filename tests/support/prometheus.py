@@ -17,10 +17,10 @@ if TYPE_CHECKING:
 PROMETHEUS = "/usr/bin/prometheus"  # Debian's
 
 
-def answers_ready(url: str) -> bool:
-    """Prometheus (or Alertmanager) answers /-/ready."""
+def answers_ready(url: str, auth: tuple[str, str] | None = None, timeout: float = 1) -> bool:
+    """Prometheus (or Alertmanager) answers /-/ready (with basic `auth` when its web.yml asks for it)."""
     try:
-        return httpx.get(url + "/-/ready", timeout=1).status_code == 200
+        return httpx.get(url + "/-/ready", auth=auth, timeout=timeout).status_code == 200
     except httpx.HTTPError:
         return False
 
