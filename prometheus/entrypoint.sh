@@ -59,8 +59,6 @@ mkdir -p "$OUT"
     printf '%s' "${MONITORING_UI_PASSWORD:-}" > "$OUT/monitoring_ui_password.new"
 )
 mv "$OUT/monitoring_ui_password.new" "$OUT/monitoring_ui_password"
-# The file of older versions, which named the password after its first use.
-rm -f "$OUT/alertmanager_password"
 RULES=$(cd "$(dirname "$TEMPLATE")" && pwd)/rules
 rm -f "$OUT/rules"
 ln -s "$RULES" "$OUT/rules"
